@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A small client of the Vercel REST API, and the rules for picking deployments.
+
+Private to this collection: the interface may change in any release.
+"""
+
+from __future__ import annotations
+
+import datetime
+import urllib.parse
+
+from ansible_collections.runbook.ops.plugins.module_utils._http import APIError, HTTPClient
+
+DEFAULT_API_URL = "https://api.vercel.com"
+PAGE_SIZE_MAX = 100
+# States in which a deployment will never serve traffic or has not finished building.
+UNUSABLE_STATES = frozenset(("ERROR", "CANCELED", "DELETED", "BLOCKED", "BUILDING", "INITIALIZING", "QUEUED"))
+
+
+def read_vercel_error(body):
+    """Vercel answers ``{"error": {"code", "message"}}``; its CLI also tolerates ``err``."""
+    if isinstance(body, dict):
+        error = body.get("error") or body.get("err") or {}
+        if isinstance(error, dict):
+            return error.get("code"), error.get("message")
+    return None, body if isinstance(body, str) and body else None
+
+
+def bare_host(id_or_url):
+    """A deployment id stays as it is; a URL loses its scheme and trailing slash."""
+    value = id_or_url.strip()
+    if "://" in value:
+        value = urllib.parse.urlsplit(value).netloc
+    return value.rstrip("/")
+
+
+def _iso(ms):
+    if not ms:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def summarize(deployment):
+    """One shape for a deployment, whether it came from the list (``uid``) or a GET (``id``)."""
+    meta = deployment.get("meta") or {}
+    creator = deployment.get("creator") or {}
+    created = deployment.get("created") or deployment.get("createdAt")
+    return {
+        "id": deployment.get("id") or deployment.get("uid"),
+        "url": deployment.get("url"),
+        "name": deployment.get("name"),
+        "state": deployment.get("readyState") or deployment.get("state"),
+        "target": deployment.get("target"),
+        "project_id": deployment.get("projectId"),
+        "created": created,
+        "created_at": _iso(created),
+        "creator": creator.get("username") or creator.get("email") or creator.get("uid"),
+        "commit_sha": meta.get("githubCommitSha") or meta.get("gitlabCommitSha") or meta.get("bitbucketCommitSha"),
+        "commit_ref": meta.get("githubCommitRef") or meta.get("gitlabCommitRef") or meta.get("bitbucketCommitRef"),
+        "commit_message": meta.get("githubCommitMessage") or meta.get("gitlabCommitMessage"),
+        "inspector_url": deployment.get("inspectorUrl"),
+    }
+
+
+class VercelClient:
+    """The few Vercel endpoints a rollback needs, each returning plain data."""
+
+    def __init__(self, token, team=None, base_url=DEFAULT_API_URL, **http_options):
+        self.http = HTTPClient("Vercel API", base_url or DEFAULT_API_URL,
+                               headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                               describe_error=read_vercel_error, **http_options)
+        # Team ids start with team_; anything else is the team's slug.
+        if not team:
+            self.scope = {}
+        elif team.startswith("team_"):
+            self.scope = {"teamId": team}
+        else:
+            self.scope = {"slug": team}
+
+    def _get(self, path, query=None):
+        response = self.http.request("GET", path, query={**self.scope, **(query or {})})
+        if not isinstance(response.body, dict):
+            raise APIError(self.http.service, "GET", path, response.status,
+                           "the answer was not a JSON object", hint="The base URL may not point at the Vercel API.")
+        return response.body
+
+    def project(self, id_or_name):
+        return self._get(f"/v9/projects/{urllib.parse.quote(id_or_name, safe='')}")
+
+    def deployment(self, id_or_url):
+        return self._get(f"/v13/deployments/{urllib.parse.quote(bare_host(id_or_url), safe='')}")
+
+    def deployment_pages(self, project_id, target=None, states=None, page_size=20):
+        """Yield pages of deployments, newest first, following ``until`` until ``next`` is null."""
+        query = {"projectId": project_id, "limit": min(page_size, PAGE_SIZE_MAX)}
+        if target:
+            query["target"] = target
+        if states:
+            query["state"] = ",".join(states)
+        while True:
+            page = self._get("/v6/deployments", query)
+            yield page.get("deployments") or []
+            following = (page.get("pagination") or {}).get("next")
+            if not following:
+                return
+            query["until"] = following
+
+    def alias(self, domain):
+        """The alias of a domain, or None when the domain has none."""
+        try:
+            return self._get(f"/v4/aliases/{urllib.parse.quote(domain, safe='')}")
+        except APIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def assign_alias(self, deployment_id, domain):
+        """Point a domain at a deployment. Vercel moves an existing alias, so a repeat is harmless."""
+        path = f"/v2/deployments/{urllib.parse.quote(deployment_id, safe='')}/aliases"
+        response = self.http.request("POST", path, query=self.scope, body={"alias": domain, "redirect": None},
+                                     idempotent=True)
+        return response.body if isinstance(response.body, dict) else {}
+
+
+def serving(client, domains):
+    """Map each domain to the id of the deployment it serves now (None when it has no alias)."""
+    result = {}
+    for domain in domains:
+        alias = client.alias(domain)
+        result[domain] = (alias or {}).get("deploymentId") or ((alias or {}).get("deployment") or {}).get("id")
+    return result
+
+
+def is_rollback_candidate(deployment, older_than):
+    """READY, for production, and created before ``older_than`` (ms)."""
+    return (deployment.get("state") == "READY" and deployment.get("target") == "production"
+            and (deployment.get("created") or 0) < older_than)

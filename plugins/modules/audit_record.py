@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: audit_record
+short_description: Append one runbook action's record to the audit log
+description:
+  - Appends the record as one JSON line to C(audit.jsonl) in O(directory), in one write under an
+    exclusive lock, so concurrent runs never interleave their lines.
+  - As a last guard, the values of the environment variables in O(redact_env) are replaced by
+    C(********) wherever they appear in the record.
+version_added: 0.1.0
+author: runbook.ops maintainers (@runbook-ops)
+extends_documentation_fragment:
+  - runbook.ops.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Returns the line it would write and writes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: An audit log records every run, so every run appends a line.
+options:
+  directory:
+    description: The audit folder. It is created, readable by its owner and group only, when missing.
+    type: path
+    required: true
+  record:
+    description: What happened. It should hold no secret.
+    type: dict
+    required: true
+  redact_env:
+    description: Environment variables whose values must never be written.
+    type: list
+    elements: str
+    default: [VERCEL_TOKEN, SLACK_INCIDENT_WEBHOOK, SLACK_DEPLOYMENT_WEBHOOK, SLACK_MAINTENANCE_WEBHOOK,
+              STATUS_PAGE_API_KEY, PAGERDUTY_ROUTING_KEY, PAGERDUTY_API_TOKEN, DATABASE_URL, PGPASSWORD]
+"""
+
+EXAMPLES = r"""
+- name: Record the rollback
+  runbook.ops.audit_record:
+    directory: /var/lib/runbook-ops/audit
+    record:
+      action: rollback
+      operator: alice
+      result: succeeded
+"""
+
+RETURN = r"""
+path:
+  description: The audit file.
+  returned: always
+  type: str
+  sample: /var/lib/runbook-ops/audit/audit.jsonl
+line:
+  description: The JSON line written (in check mode, that would be written).
+  returned: always
+  type: str
+"""
+
+import fcntl
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "directory": {"type": "path", "required": True},
+            "record": {"type": "dict", "required": True},
+            "redact_env": {"type": "list", "elements": "str",
+                           "default": ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK",
+                                       "SLACK_MAINTENANCE_WEBHOOK", "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY",
+                                       "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]},
+        },
+        supports_check_mode=True,
+    )
+    line = json.dumps(module.params["record"], ensure_ascii=False, sort_keys=True, default=str)
+    # Longest first, so that a secret containing another is replaced whole.
+    secrets = sorted((os.environ.get(name) or "" for name in module.params["redact_env"]), key=len, reverse=True)
+    for secret in secrets:
+        if len(secret) >= 4:
+            line = line.replace(json.dumps(secret)[1:-1], "********")
+    path = os.path.join(module.params["directory"], "audit.jsonl")
+
+    if module.check_mode:
+        module.exit_json(changed=True, path=path, line=line)
+    os.makedirs(module.params["directory"], mode=0o750, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    module.exit_json(changed=True, path=path, line=line)
+
+
+if __name__ == "__main__":
+    main()
