@@ -1,0 +1,28 @@
+"""Shared by unit and integration tests: import paths and the fake services."""
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The product imports itself as ansible_collections.runbook.ops (a link back to the repo root);
+# the repo root itself makes ``tests.fakes`` importable however pytest is started.
+for entry in (REPO_ROOT / "collections", REPO_ROOT):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from tests.fakes import FakeServices  # noqa: E402  (needs the path above)
+
+
+@pytest.fixture(scope="session")
+def fakes():
+    """The Vercel, Slack and health fakes on 127.0.0.1, started once per session."""
+    with FakeServices() as services:
+        yield services
+
+
+@pytest.fixture
+def fake(fakes):
+    """The same fakes, back to the sandbox seed with no faults and an empty request log."""
+    fakes.reset()
+    return fakes

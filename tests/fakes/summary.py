@@ -1,0 +1,40 @@
+"""Print what a sandbox run did: where each domain points, the Slack messages, the audit record.
+
+``python -m tests.fakes.summary --ready-file .sandbox/fakes.json --audit .sandbox/audit/audit.jsonl``
+"""
+import argparse
+import json
+from pathlib import Path
+
+import requests
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.summary", description=__doc__)
+    parser.add_argument("--ready-file", required=True)
+    parser.add_argument("--audit", required=True)
+    args = parser.parse_args(argv)
+    urls = json.loads(Path(args.ready_file).read_text(encoding="utf-8"))
+
+    vercel = requests.get(urls["vercel"] + "/_fake/state", timeout=5).json()
+    print("Production domains now point at:")
+    for alias in vercel["aliases"]:
+        print(f"  {alias['alias']:<24} -> {alias['deploymentId']}")
+
+    slack = requests.get(urls["slack"] + "/_fake/state", timeout=5).json()
+    print(f"\nSlack messages ({len(slack['messages'])}):")
+    for message in slack["messages"]:
+        print(f"  [{message['channel']}]")
+        for line in message["payload"].get("text", "").splitlines():
+            print(f"    {line}")
+
+    print("\nAudit records:")
+    for line in Path(args.audit).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        print(f"  {record['finished_at']}  {record['result']:<10} run {record['run_id']} by {record['operator']}"
+              f"  changes: {len(record['changes'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""What the integration tests know of the sandbox seed, and how they read the fakes' state."""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SANDBOX = json.loads((REPO / "tests/fakes/sandbox.json").read_text(encoding="utf-8"))
+TOKEN = "sandbox-vercel-token"
+INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
+
+
+def deployment(index):
+    """The id of the sandbox seed's deployment at this position (0 is the live one)."""
+    return SANDBOX["vercel"]["deployments"][index]["id"]
+
+
+LIVE, PREVIOUS, UNHEALTHY = deployment(0), deployment(4), deployment(7)
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+    audit: list = field(default_factory=list)
+
+    @property
+    def record(self):
+        """The run's audit record (each run writes exactly one)."""
+        assert len(self.audit) == 1, self.audit
+        return self.audit[0]
+
+
+def serving(fake):
+    return {alias["alias"]: alias["deploymentId"] for alias in fake.vercel.state()["aliases"]}
+
+
+def writes(fake):
+    """The requests that could have changed something in Vercel."""
+    return [r for r in fake.vercel.requests() if r["method"] != "GET"]
+
+
+def slack_texts(fake):
+    return [message["payload"].get("text", "") for message in fake.slack.state()["messages"]]

@@ -1,0 +1,208 @@
+"""playbooks/rollback.yml, application type, end to end against the fakes."""
+import json
+import time
+
+import pytest
+
+from tests.integration.sandbox import LIVE, PREVIOUS, SANDBOX, TOKEN, INCIDENT_HOOK, UNHEALTHY, deployment, serving, slack_texts, writes
+
+BOTH_LIVE = {"shop.example.com": LIVE, "www.shop.example.com": LIVE}
+
+
+def test_rolls_back_to_the_previous_ready_production_deployment(fake, rollback):
+    run = rollback()
+
+    assert run.rc == 0, run.output
+    assert serving(fake) == {"shop.example.com": PREVIOUS, "www.shop.example.com": PREVIOUS}
+    started, succeeded = slack_texts(fake)
+    assert "Rollback started" in started and PREVIOUS in started and LIVE in started
+    assert "Rollback succeeded" in succeeded and "integration test" in succeeded
+    record = run.record
+    assert record["result"] == "succeeded"
+    assert record["before"] == BOTH_LIVE
+    assert {change["domain"] for change in record["changes"]} == set(BOTH_LIVE)
+    assert record["notices"] == {"started": {"SLACK_INCIDENT_WEBHOOK": True},
+                                 "succeeded": {"SLACK_INCIDENT_WEBHOOK": True}}
+
+
+def test_a_second_run_changes_nothing(fake, rollback):
+    assert rollback().rc == 0
+    fake.vercel.clear_requests()
+
+    again = rollback()
+
+    assert again.rc == 0, again.output
+    assert "a rollback is in effect" in again.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS
+    assert writes(fake) == []
+    assert again.record["result"] == "already_live"
+
+
+def test_finds_the_previous_deployment_several_pages_back(fake, rollback):
+    # Make the 20 production deployments after the live one unusable: with pages of 20, the previous
+    # READY one is then on the second page.
+    state = fake.vercel.state()
+    production = [d for d in state["deployments"] if d["projectId"] == "prj_webapp01" and d["target"] == "production"]
+    for item in production[1:21]:
+        item["state"] = "ERROR"
+    fake.vercel.load(state)
+    expected = next(d for d in production[21:] if d["state"] == "READY")
+
+    run = rollback()
+
+    assert run.rc == 0, run.output
+    assert set(serving(fake).values()) == {expected["id"]}
+    pages = [r for r in fake.vercel.requests() if r["path"] == "/v6/deployments"]
+    assert len(pages) >= 2
+    assert pages[1]["query"]["until"]
+
+
+@pytest.mark.parametrize("reference", ["id", "url"])
+def test_explicit_target_by_id_or_url(fake, rollback, reference):
+    target = SANDBOX["vercel"]["deployments"][13]
+    value = target["id"] if reference == "id" else "https://" + target["url"]
+
+    run = rollback(rollback_target=value)
+
+    assert run.rc == 0, run.output
+    assert set(serving(fake).values()) == {target["id"]}
+
+
+def test_target_already_live_is_success_without_change(fake, rollback):
+    run = rollback(rollback_target=LIVE)
+
+    assert run.rc == 0, run.output
+    assert "already live" in run.output
+    assert writes(fake) == []
+    assert slack_texts(fake) == []
+    assert run.record["result"] == "already_live"
+
+
+def test_unhealthy_target_puts_every_domain_back(fake, rollback):
+    run = rollback(rollback_target=UNHEALTHY)
+
+    assert run.rc != 0
+    assert "did not become healthy" in run.output
+    assert serving(fake) == BOTH_LIVE
+    moves = [r["body"]["alias"] for r in writes(fake)]
+    assert sorted(moves) == sorted(list(BOTH_LIVE) * 2)  # each domain moved once and back once
+    assert "Rollback FAILED" in slack_texts(fake)[-1]
+    assert "put back" in slack_texts(fake)[-1]
+    assert run.record["result"] == "failed" and run.record["reverted"] is True
+
+
+def test_slack_down_still_rolls_back_with_a_warning(fake, rollback):
+    fake.slack.add_faults([{"action": "status", "status": 500, "body": "rollup_error", "times": 100}])
+
+    run = rollback()
+
+    assert run.rc == 0, run.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS
+    assert "[WARNING]: The Slack message was not sent" in run.output
+    assert run.record["notices"]["started"] == {"SLACK_INCIDENT_WEBHOOK": False}
+
+
+def test_missing_webhook_is_a_warning(fake, rollback):
+    run = rollback(env={"SLACK_INCIDENT_WEBHOOK": ""})
+
+    assert run.rc == 0, run.output
+    assert "SLACK_INCIDENT_WEBHOOK is empty" in run.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS
+
+
+@pytest.mark.parametrize("how", ["check_mode", "unconfirmed"])
+def test_plan_only_changes_nothing(fake, rollback, how):
+    run = rollback("--check") if how == "check_mode" else rollback(rollback_confirm=False)
+
+    assert run.rc == 0, run.output
+    assert PREVIOUS in run.output
+    assert serving(fake) == BOTH_LIVE
+    assert writes(fake) == []
+    assert slack_texts(fake) == []
+    if how == "unconfirmed":
+        assert "Plan only, nothing changed" in run.output
+        assert run.record["result"] == "planned"
+    else:
+        assert run.audit == []
+
+
+def test_japanese_notices(fake, rollback):
+    run = rollback(runbook_language="ja")
+
+    assert run.rc == 0, run.output
+    assert "ロールバック完了" in slack_texts(fake)[-1]
+
+
+def refused(run, fake, reason):
+    """The run failed with the reason on one line, and nothing changed anywhere."""
+    assert run.rc != 0
+    assert reason in run.output
+    assert serving(fake) == BOTH_LIVE
+    assert writes(fake) == []
+    assert slack_texts(fake) == []
+
+
+@pytest.mark.parametrize("variables, reason", [
+    ({"rollback_type": "sideways"}, "rollback_type"),
+    ({"rollback_type": "database"}, "rollback_type=database is not available"),
+    ({"rollback_type": "full"}, "rollback_type=full is not available"),
+    ({"rollback_reason": "   "}, "rollback_reason is empty"),
+    ({"rollback_target": "dpl_doesNotExist000000000000"}, "answered 404"),
+    ({"rollback_target": deployment(1)}, "is ERROR, not READY"),
+    ({"rollback_target": deployment(8)}, "is BUILDING, not READY"),
+    ({"rollback_target": deployment(3)}, "belongs to project prj_other01"),
+    ({"rollback_target": deployment(2)}, "is a preview build"),
+    ({"vercel_project": "no-such-project"}, "Project not found"),
+])
+def test_bad_input_is_refused_before_any_change(fake, rollback, variables, reason):
+    refused(rollback(**variables), fake, reason)
+
+
+@pytest.mark.parametrize("status, reason", [(401, "answered 401"), (403, "answered 403"), (404, "answered 404")])
+def test_api_refusals_stop_before_any_change(fake, rollback, status, reason):
+    fake.vercel.add_faults([{"action": "status", "status": status, "times": 100}])
+
+    run = rollback()
+
+    refused(run, fake, reason)
+    assert "Vercel API: GET" in run.output
+
+
+def test_wrong_token_is_refused(fake, rollback):
+    run = rollback(env={"VERCEL_TOKEN": "not-a-valid-token"})
+
+    refused(run, fake, "answered 403")
+    assert "not-a-valid-token" not in run.output
+
+
+def test_rate_limit_storm_outlasting_the_deadline(fake, rollback):
+    fake.vercel.add_faults([{"action": "status", "status": 429, "headers": {"Retry-After": "1"}, "times": 1000}])
+
+    started = time.monotonic()
+    run = rollback(rollback_api_deadline=3)
+
+    refused(run, fake, "answered 429")
+    assert "Gave up after" in run.output
+    assert time.monotonic() - started < 60
+
+
+def test_a_second_rollback_meanwhile_is_refused(fake, rollback, tmp_path):
+    lock = tmp_path / "locks" / "rollback-webapp.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"run_id": "other-run", "owner": "bob: checkout down", "taken_at": time.time()}))
+
+    run = rollback()
+
+    refused(run, fake, "Another run holds the lock")
+    assert "bob: checkout down" in run.output
+    assert json.loads(lock.read_text())["run_id"] == "other-run"  # the refused run left it alone
+
+
+def test_no_secret_in_verbose_output_or_audit(fake, rollback):
+    run = rollback("-vvvv", rollback_target=UNHEALTHY)  # the failure path prints the most
+
+    assert "ESTABLISH LOCAL CONNECTION" in run.output  # really verbose
+    record = json.dumps(run.audit)
+    for secret in (TOKEN, INCIDENT_HOOK, "sandboxsecretincident0001", fake.slack_url + INCIDENT_HOOK):
+        assert secret not in run.output
+        assert secret not in record
