@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Tests and tools find the collection through ansible.cfg's collections_path.
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: demo test unit integration lint sanity bench sandbox-up sandbox-down clean
+
+$(VENV)/.installed: requirements/test.txt hack/bootstrap.sh
+	hack/bootstrap.sh
+	touch $@
+
+## demo: start the sandbox, show a rollback's plan, roll back, print what happened
+demo: $(VENV)/.installed
+	hack/demo.sh
+
+## test: every test and gate: unit and integration tests, ansible-lint, ansible-test sanity
+test: unit integration lint sanity
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed
+	$(PY) -m pytest tests/integration
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ansible-lint --profile production
+
+sanity: $(VENV)/.installed
+	hack/sanity.sh
+
+## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests
+bench: $(VENV)/.installed
+	$(PY) -m tests.bench.rollback
+
+sandbox-up: $(VENV)/.installed
+	hack/sandbox.sh up
+
+sandbox-down:
+	hack/sandbox.sh down
+
+clean: sandbox-down
+	rm -rf $(VENV) build .sandbox .cache tests/output .pytest_cache
