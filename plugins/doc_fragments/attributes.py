@@ -9,6 +9,8 @@ class ModuleDocFragment:
     # What each attribute means; every module states its own support and details.
     DOCUMENTATION = r"""
 attributes:
+  action:
+    description: Runs on the controller, in the Ansible process itself, whatever host the play targets.
   check_mode:
     description: With C(--check), reports what would change and changes nothing.
   diff_mode:

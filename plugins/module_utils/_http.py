@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import Request, make_context
 
 # Statuspage still answers 420 where others answer 429; both mean "slow down".
 RATE_LIMITED = frozenset((420, 429))
@@ -158,6 +158,7 @@ class HTTPClient:
         self.sleep = sleep
         self.clock = clock
         self.request_count = 0
+        self._tls_context = None
 
     def request(self, method, path, query=None, body=None, form=None, expected=(200,),
                 idempotent=None, shown_path=None, accept=None):
@@ -211,10 +212,12 @@ class HTTPClient:
     def _send_once(self, method, url, headers, data, shown):
         """One attempt: ``(response, None, _)`` when the service answered, else ``(None, error, never_sent)``."""
         self.request_count += 1
+        if self._tls_context is None:
+            # Loading the CA store costs tens of milliseconds; do it once per client, not per request.
+            self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
         try:
-            raw = open_url(url, data=data, headers=headers, method=method, timeout=self.timeout,
-                           validate_certs=self.validate_certs, ca_path=self.ca_path,
-                           follow_redirects="none", use_proxy=True)
+            raw = Request().open(method, url, data=data, headers=headers, timeout=self.timeout,
+                                 follow_redirects="none", use_proxy=True, use_netrc=False, context=self._tls_context)
             return self._response(raw.status, raw.headers, raw.read()), None, False
         except urllib.error.HTTPError as exc:
             return self._response(exc.code, exc.headers, exc.read() if exc.fp else b""), None, False

@@ -18,6 +18,8 @@ author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
 attributes:
+  action:
+    support: full
   check_mode:
     support: full
     details: Returns the line it would write and writes nothing.
@@ -64,45 +66,3 @@ line:
   returned: always
   type: str
 """
-
-import fcntl
-import json
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "directory": {"type": "path", "required": True},
-            "record": {"type": "dict", "required": True},
-            "redact_env": {"type": "list", "elements": "str",
-                           "default": ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK",
-                                       "SLACK_MAINTENANCE_WEBHOOK", "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY",
-                                       "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]},
-        },
-        supports_check_mode=True,
-    )
-    line = json.dumps(module.params["record"], ensure_ascii=False, sort_keys=True, default=str)
-    # Longest first, so that a secret containing another is replaced whole.
-    secrets = sorted((os.environ.get(name) or "" for name in module.params["redact_env"]), key=len, reverse=True)
-    for secret in secrets:
-        if len(secret) >= 4:
-            line = line.replace(json.dumps(secret)[1:-1], "********")
-    path = os.path.join(module.params["directory"], "audit.jsonl")
-
-    if module.check_mode:
-        module.exit_json(changed=True, path=path, line=line)
-    os.makedirs(module.params["directory"], mode=0o750, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(line + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    module.exit_json(changed=True, path=path, line=line)
-
-
-if __name__ == "__main__":
-    main()

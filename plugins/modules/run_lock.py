@@ -18,6 +18,8 @@ author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
 attributes:
+  action:
+    support: full
   check_mode:
     support: full
     details: Fails the same way when the lock is held by another run; takes and releases nothing.
@@ -75,79 +77,3 @@ holder:
   type: dict
   sample: {"run_id": "20261204T031500Z-1234", "owner": "alice: bad deploy", "taken_at": 1796361300}
 """
-
-import json
-import os
-import time
-
-from ansible.module_utils.basic import AnsibleModule
-
-
-def read_holder(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        # A half-written lock is still a lock; treat it as taken just now.
-        return {"run_id": "unknown", "owner": "unknown", "taken_at": time.time()}
-
-
-def take(path, holder):
-    """Create the lock file exclusively; False when it exists already."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(holder, handle)
-    return True
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "run_id": {"type": "str", "required": True},
-            "owner": {"type": "str", "default": ""},
-            "max_age": {"type": "int", "default": 3600},
-        },
-        supports_check_mode=True,
-    )
-    path, run_id = module.params["path"], module.params["run_id"]
-    holder = read_holder(path)
-    ours = holder is not None and holder.get("run_id") == run_id
-
-    if module.params["state"] == "absent":
-        if ours and not module.check_mode:
-            os.unlink(path)
-        module.exit_json(changed=ours, holder=None if ours else holder)
-
-    if ours:
-        module.exit_json(changed=False, holder=holder)
-    if holder is not None:
-        age = time.time() - float(holder.get("taken_at", 0))
-        if age <= module.params["max_age"]:
-            module.fail_json(
-                msg=(f"Another run holds the lock {path} since {int(age)}s ago "
-                     f"(run {holder.get('run_id')}, {holder.get('owner') or 'owner unknown'}). "
-                     "Nothing was changed. Wait for it to finish; if it died, remove the lock file."),
-                holder=holder)
-        module.warn(f"Taking over the lock {path}, left {int(age)}s ago by run {holder.get('run_id')}.")
-
-    mine = {"run_id": run_id, "owner": module.params["owner"], "taken_at": time.time()}
-    if module.check_mode:
-        module.exit_json(changed=True, holder=mine)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if holder is not None:
-        os.unlink(path)
-    if not take(path, mine):
-        module.fail_json(msg=f"Another run took the lock {path} a moment ago. Nothing was changed.",
-                         holder=read_holder(path))
-    module.exit_json(changed=True, holder=mine)
-
-
-if __name__ == "__main__":
-    main()

@@ -17,6 +17,8 @@ author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
 attributes:
+  action:
+    support: full
   check_mode:
     support: full
     details: Renders the payload and returns it; sends nothing.
@@ -114,64 +116,3 @@ error:
   returned: when a tolerated post failed
   type: str
 """
-
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
-from ansible_collections.runbook.ops.plugins.module_utils._slack import SlackWebhook
-
-
-def webhook_url(module):
-    """The URL from the option or the named environment variable, registered as a secret either way."""
-    name = module.params["webhook_env"]
-    url = module.params["webhook_url"] if name is None else os.environ.get(name, "")
-    if not url.strip():
-        source = f"The environment variable {name}" if name else "webhook_url"
-        raise ValueError(f"{source} is empty: set it to the Slack incoming webhook URL.")
-    module.no_log_values.add(url)
-    return url
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "webhook_url": {"type": "str", "no_log": True},
-            "webhook_env": {"type": "str"},
-            "text": {"type": "str"},
-            "blocks": {"type": "list", "elements": "dict"},
-            "attachments": {"type": "list", "elements": "dict"},
-            "fail_on_error": {"type": "bool", "default": True},
-            "timeout": {"type": "float", "default": 10},
-            "deadline": {"type": "float", "default": 30},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-        },
-        mutually_exclusive=[("webhook_url", "webhook_env")],
-        required_one_of=[("webhook_url", "webhook_env"), ("text", "blocks", "attachments")],
-        supports_check_mode=True,
-    )
-    params = module.params
-    payload = {key: params[key] for key in ("text", "blocks", "attachments") if params[key]}
-    if not payload:
-        module.fail_json(msg="The message is empty: give text, blocks or attachments.", sent=False, payload=payload)
-
-    try:
-        webhook = SlackWebhook(webhook_url(module), timeout=params["timeout"], deadline=params["deadline"],
-                               validate_certs=params["validate_certs"], ca_path=params["ca_path"])
-        if module.check_mode:
-            module.exit_json(changed=True, sent=False, payload=payload)
-        webhook.post(payload)
-    except (APIError, ValueError) as exc:
-        if params["fail_on_error"]:
-            extra = exc.to_result() if isinstance(exc, APIError) else {}
-            module.fail_json(msg=str(exc), sent=False, payload=payload, **extra)
-        module.warn(f"The Slack message was not sent: {exc}")
-        module.exit_json(changed=False, sent=False, payload=payload, error=str(exc))
-
-    module.exit_json(changed=True, sent=True, payload=payload)
-
-
-if __name__ == "__main__":
-    main()

@@ -21,8 +21,10 @@ def test_rolls_back_to_the_previous_ready_production_deployment(fake, rollback):
     assert record["result"] == "succeeded"
     assert record["before"] == BOTH_LIVE
     assert {change["domain"] for change in record["changes"]} == set(BOTH_LIVE)
-    assert record["notices"] == {"started": {"SLACK_INCIDENT_WEBHOOK": True},
-                                 "succeeded": {"SLACK_INCIDENT_WEBHOOK": True}}
+    assert record["notices"] == [
+        {"kind": "rollback", "status": "started", "sent": {"SLACK_INCIDENT_WEBHOOK": True}},
+        {"kind": "rollback", "status": "succeeded", "sent": {"SLACK_INCIDENT_WEBHOOK": True}},
+    ]
 
 
 def test_a_second_run_changes_nothing(fake, rollback):
@@ -99,7 +101,7 @@ def test_slack_down_still_rolls_back_with_a_warning(fake, rollback):
     assert run.rc == 0, run.output
     assert serving(fake)["shop.example.com"] == PREVIOUS
     assert "[WARNING]: The Slack message was not sent" in run.output
-    assert run.record["notices"]["started"] == {"SLACK_INCIDENT_WEBHOOK": False}
+    assert [notice["sent"] for notice in run.record["notices"]] == [{"SLACK_INCIDENT_WEBHOOK": False}] * 2
 
 
 def test_missing_webhook_is_a_warning(fake, rollback):

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""runbook.ops.audit_record: one JSON line in the controller's audit log
+(documentation in plugins/modules/audit_record.py)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+
+from ansible.plugins.action import ActionBase
+
+SECRET_VARIABLES = ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK", "SLACK_MAINTENANCE_WEBHOOK",
+                    "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]
+
+ARGUMENT_SPEC = {
+    "directory": {"type": "path", "required": True},
+    "record": {"type": "dict", "required": True},
+    "redact_env": {"type": "list", "elements": "str", "default": SECRET_VARIABLES},
+}
+
+
+def redact(line, names):
+    """Replace the values of these environment variables wherever they stand in the line."""
+    # Longest first, so that a secret containing another is replaced whole.
+    secrets = sorted((os.environ.get(name) or "" for name in names), key=len, reverse=True)
+    for secret in secrets:
+        if len(secret) >= 4:
+            line = line.replace(json.dumps(secret)[1:-1], "********")
+    return line
+
+
+def append(path, line):
+    """One write under an exclusive lock, so concurrent runs never interleave their lines."""
+    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
+        line = redact(json.dumps(args["record"], ensure_ascii=False, sort_keys=True, default=str), args["redact_env"])
+        path = os.path.join(args["directory"], "audit.jsonl")
+        if not self._task.check_mode:
+            append(path, line)
+        result.update(changed=True, path=path, line=line)
+        return result

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""runbook.ops.run_lock: a lock file on the controller (documentation in plugins/modules/run_lock.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "run_id": {"type": "str", "required": True},
+    "owner": {"type": "str", "default": ""},
+    "max_age": {"type": "int", "default": 3600},
+}
+
+
+def read_holder(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        # A half-written lock is still a lock; count it as taken just now.
+        return {"run_id": "unknown", "owner": "unknown", "taken_at": time.time()}
+
+
+def take(path, holder):
+    """Create the lock file exclusively; False when it exists already."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(holder, handle)
+    return True
+
+
+def release(path, run_id, check_mode):
+    holder = read_holder(path)
+    ours = holder is not None and holder.get("run_id") == run_id
+    if ours and not check_mode:
+        os.unlink(path)
+    return {"changed": ours, "holder": None if ours else holder}
+
+
+def acquire(path, run_id, owner, max_age, check_mode):
+    holder = read_holder(path)
+    if holder is not None and holder.get("run_id") == run_id:
+        return {"changed": False, "holder": holder}
+
+    warnings = []
+    if holder is not None:
+        age = time.time() - float(holder.get("taken_at", 0))
+        if age <= max_age:
+            return {"failed": True, "holder": holder,
+                    "msg": (f"Another run holds the lock {path} since {int(age)}s ago "
+                            f"(run {holder.get('run_id')}, {holder.get('owner') or 'owner unknown'}). "
+                            "Nothing was changed. Wait for it to finish; if it died, remove the lock file.")}
+        warnings.append(f"Taking over the lock {path}, left {int(age)}s ago by run {holder.get('run_id')}.")
+
+    mine = {"run_id": run_id, "owner": owner, "taken_at": time.time()}
+    if check_mode:
+        return {"changed": True, "holder": mine, "warnings": warnings}
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if holder is not None:
+        os.unlink(path)
+    if not take(path, mine):
+        return {"failed": True, "holder": read_holder(path),
+                "msg": f"Another run took the lock {path} a moment ago. Nothing was changed."}
+    return {"changed": True, "holder": mine, "warnings": warnings}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
+        if args["state"] == "absent":
+            result.update(release(args["path"], args["run_id"], self._task.check_mode))
+        else:
+            result.update(acquire(args["path"], args["run_id"], args["owner"], args["max_age"],
+                                  self._task.check_mode))
+        return result
