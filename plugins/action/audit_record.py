@@ -29,7 +29,7 @@ def redact(line, names):
     secrets = sorted((os.environ.get(name) or "" for name in names), key=len, reverse=True)
     for secret in secrets:
         if len(secret) >= 4:
-            line = line.replace(json.dumps(secret)[1:-1], "********")
+            line = line.replace(json.dumps(secret, ensure_ascii=False)[1:-1], "********")
     return line
 
 

@@ -16,6 +16,7 @@ secret ever reaches a message: callers pass the path as it may be shown.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import random
 import socket
@@ -108,8 +109,13 @@ def hint_for(status):
     return "Check the request's values against the service's documentation."
 
 
-def retry_after_seconds(headers, now):
-    """Seconds the service asked us to wait, from Retry-After or rate-limit headers."""
+def retry_after_seconds(headers, now, rate_limited=False):
+    """Seconds the service asked us to wait, or None when it did not say.
+
+    ``Retry-After`` counts for any answer. The rate-limit reset headers count only when
+    the answer is a rate limit: Vercel sends them on every answer, and a gateway error
+    must not wait for the rate-limit window to end.
+    """
     value = headers.get("retry-after")
     if value:
         value = value.strip()
@@ -120,7 +126,7 @@ def retry_after_seconds(headers, now):
         except (TypeError, ValueError):
             pass
     reset = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
-    if reset and reset.strip().isdigit():
+    if rate_limited and reset and reset.strip().isdigit():
         reset = float(reset)
         # Vercel sends an epoch second, PagerDuty the seconds left: tell them apart by size.
         return max(0.0, reset - now) if reset > 1e9 else reset
@@ -196,8 +202,9 @@ class HTTPClient:
                 return response
             if response is not None:
                 failure = self._error_from(method, shown, response)
-                retryable = response.status in RATE_LIMITED or (idempotent and response.status in TRANSIENT)
-                wait = retry_after_seconds(response.headers, time.time())
+                rate_limited = response.status in RATE_LIMITED
+                retryable = rate_limited or (idempotent and response.status in TRANSIENT)
+                wait = retry_after_seconds(response.headers, time.time(), rate_limited)
             else:
                 retryable = idempotent or never_sent
                 wait = None
@@ -221,7 +228,7 @@ class HTTPClient:
             return self._response(raw.status, raw.headers, raw.read()), None, False
         except urllib.error.HTTPError as exc:
             return self._response(exc.code, exc.headers, exc.read() if exc.fp else b""), None, False
-        except (urllib.error.URLError, OSError, socket.timeout, ValueError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             never_sent = isinstance(reason, (ConnectionRefusedError, socket.gaierror))
             error = APIError(self.service, method, shown, message=type(reason).__name__ + ": " + str(reason),

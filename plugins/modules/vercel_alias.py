@@ -87,7 +87,9 @@ domains:
       type: str
       sample: dpl_89qyp1cskzkLrVicDaZoDbjyHuDJ
     after:
-      description: Id of the deployment it points at after the task (in check mode, would point at).
+      description:
+        - Id of the deployment it points at after the task (in check mode, would point at).
+        - After a failure part-way, the domains not reached yet still show their RV(domains[].before).
       type: str
     changed:
       description: Whether this domain moved (in check mode, would move).
@@ -135,14 +137,16 @@ def main():
             module.fail_json(msg=refusal, deployment=deployment, domains=[])
 
         for domain, before in serving(client, domains).items():
-            plan.append({"domain": domain, "before": before, "after": before, "changed": before != deployment["id"]})
+            plan.append({"domain": domain, "before": before, "after": before, "changed": False})
         for entry in plan:
-            if entry["changed"] and not module.check_mode:
-                client.assign_alias(deployment["id"], entry["domain"])
-            entry["after"] = deployment["id"]
+            if entry["before"] != deployment["id"]:
+                if not module.check_mode:
+                    client.assign_alias(deployment["id"], entry["domain"])
+                entry.update(after=deployment["id"], changed=True)
     except APIError as exc:
         # The entries say which domains moved already, so the caller can put those back.
-        module.fail_json(msg=str(exc), domains=plan, **exc.to_result())
+        module.fail_json(msg=str(exc), changed=any(entry["changed"] for entry in plan), domains=plan,
+                         **exc.to_result())
 
     changed = any(entry["changed"] for entry in plan)
     result = {"changed": changed, "deployment": deployment, "domains": plan}

@@ -18,6 +18,7 @@ def rollback(fake, tmp_path):
     audit = tmp_path / "audit" / "audit.jsonl"
 
     def run(*args, env=None, playbook="playbooks/rollback.yml", cwd=REPO, **extra_vars):
+        """Run the play; ``env`` adds environment variables, or removes those set to None."""
         variables = {
             "rollback_type": "application",
             "rollback_reason": "integration test",
@@ -40,6 +41,7 @@ def rollback(fake, tmp_path):
             "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
             **(env or {}),
         }
+        environment = {name: value for name, value in environment.items() if value is not None}
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), playbook,
                    "-e", json.dumps(variables), *args]
         done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)

@@ -1,0 +1,222 @@
+"""The controller-side plugins (slack_message, run_lock, audit_record): each ActionModule.run(), in-process.
+
+The task is a real ansible Task; the connection is a stand-in, as these plugins never use one.
+"""
+import json
+import os
+import stat
+import time
+from types import SimpleNamespace
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+
+from ansible_collections.runbook.ops.plugins.action import audit_record, run_lock, slack_message
+
+INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
+HOOK_SECRET = "sandboxsecretincident0001"
+
+
+def run(plugin, args, check=False):
+    """What the task would return, with its JSON text under ``_text`` for "never shown" checks."""
+    task = Task()
+    task.action = f"runbook.ops.{plugin.__name__.rsplit('.', 1)[-1]}"
+    task.args = args
+    task.check_mode = check
+    no_connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
+    result = plugin.ActionModule(task, no_connection, PlayContext(), loader=None, templar=None).run(task_vars={})
+    return {**result, "_text": json.dumps(result)}
+
+
+# ----- slack_message ---------------------------------------------------------------------------
+
+def test_slack_check_mode_sends_nothing(fake):
+    url = fake.slack_url + INCIDENT_HOOK
+    result = run(slack_message, {"webhook_url": url, "text": "Rollback started"}, check=True)
+    assert (result["changed"], result["sent"], result["payload"]) == (True, False, {"text": "Rollback started"})
+    assert fake.slack.requests() == []
+    assert url not in result["_text"] and HOOK_SECRET not in result["_text"]
+
+
+def test_slack_posts_text_and_blocks_from_the_env_webhook(fake, monkeypatch):
+    url = fake.slack_url + INCIDENT_HOOK
+    monkeypatch.setenv("SLACK_INCIDENT_WEBHOOK", url)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Rolled back*"}}]
+    result = run(slack_message, {"webhook_env": "SLACK_INCIDENT_WEBHOOK", "text": "Rolled back", "blocks": blocks})
+    assert (result["changed"], result["sent"]) == (True, True)
+    assert fake.slack.state()["messages"][0]["payload"] == {"text": "Rolled back", "blocks": blocks}
+    assert url not in result["_text"] and HOOK_SECRET not in result["_text"]
+
+
+def test_slack_failure_never_shows_the_url(fake, monkeypatch):
+    url = fake.slack_url + "/services/T0/B0/revokedsecret0001"
+    monkeypatch.setenv("SLACK_DEPLOYMENT_WEBHOOK", url)
+    result = run(slack_message, {"webhook_env": "SLACK_DEPLOYMENT_WEBHOOK", "text": "x"})
+    assert result["failed"] is True and result["sent"] is False
+    assert "answered 404 (no_service:" in result["msg"] and result["path"] == "/services/***"
+    assert url not in result["_text"] and "revokedsecret0001" not in result["_text"]
+
+
+def test_slack_failure_tolerated_becomes_a_warning(fake):
+    url = fake.slack_url + "/services/T0/B0/revokedsecret0001"
+    result = run(slack_message, {"webhook_url": url, "text": "x", "fail_on_error": False})
+    assert "failed" not in result
+    assert (result["changed"], result["sent"]) == (False, False)
+    assert "no_service" in result["error"]
+    assert result["warnings"] == [f"The Slack message was not sent: {result['error']}"]
+    assert "revokedsecret0001" not in result["_text"]
+
+
+def test_slack_result_masks_the_url_wherever_it_stands(fake, monkeypatch):
+    url = fake.slack_url + INCIDENT_HOOK
+    monkeypatch.setenv("SLACK_INCIDENT_WEBHOOK", url)
+    result = run(slack_message, {"webhook_env": "SLACK_INCIDENT_WEBHOOK", "text": f"oops: {url}"}, check=True)
+    assert url not in result["_text"] and result["payload"]["text"].startswith("oops: ")
+
+
+@pytest.mark.parametrize("args, complaint", [
+    ({"text": "x"}, "one of the following is required: webhook_url, webhook_env"),
+    ({"webhook_env": "SLACK_INCIDENT_WEBHOOK"}, "one of the following is required: text, blocks, attachments"),
+    ({"webhook_env": "SLACK_INCIDENT_WEBHOOK", "webhook_url": "https://hooks.example/services/a/b/sekrit",
+      "text": "x"}, "mutually exclusive"),
+])
+def test_slack_bad_arguments_are_refused_before_any_request(fake, args, complaint):
+    with pytest.raises(AnsibleActionFail) as caught:
+        run(slack_message, args)
+    assert complaint in str(caught.value) and "sekrit" not in str(caught.value)
+    assert fake.slack.requests() == []
+
+
+def test_slack_empty_env_var_is_named(fake, monkeypatch):
+    monkeypatch.delenv("SLACK_MAINTENANCE_WEBHOOK", raising=False)
+    result = run(slack_message, {"webhook_env": "SLACK_MAINTENANCE_WEBHOOK", "text": "x"})
+    assert result["failed"] is True
+    assert result["msg"] == ("The environment variable SLACK_MAINTENANCE_WEBHOOK is empty: "
+                             "set it to the Slack incoming webhook URL.")
+    assert fake.slack.requests() == []
+
+
+def test_slack_bad_url_is_refused_without_echoing_it(fake, monkeypatch):
+    monkeypatch.setenv("SLACK_INCIDENT_WEBHOOK", "hooks.slack.com/services/T0/B0/pastedwrongsecret")
+    result = run(slack_message, {"webhook_env": "SLACK_INCIDENT_WEBHOOK", "text": "x"})
+    assert result["failed"] is True and "not an http(s) URL" in result["msg"]
+    assert "pastedwrongsecret" not in result["_text"]
+
+
+# ----- run_lock --------------------------------------------------------------------------------
+
+def read_lock(path):
+    return json.loads(path.read_text())
+
+
+def test_lock_take_hold_and_release(tmp_path):
+    lock = tmp_path / "locks" / "rollback-webapp.lock"
+    taken = run(run_lock, {"path": str(lock), "run_id": "run-1", "owner": "alice: bad deploy"})
+    assert taken["changed"] is True and read_lock(lock)["run_id"] == "run-1"
+    assert taken["holder"]["owner"] == "alice: bad deploy" and not taken.get("warnings")
+
+    again = run(run_lock, {"path": str(lock), "run_id": "run-1"})
+    assert again["changed"] is False and again["holder"]["run_id"] == "run-1"
+
+    refused = run(run_lock, {"path": str(lock), "run_id": "run-2"})
+    assert refused["failed"] is True and "Another run holds the lock" in refused["msg"]
+    assert "run run-1, alice: bad deploy" in refused["msg"] and read_lock(lock)["run_id"] == "run-1"
+
+    not_mine = run(run_lock, {"path": str(lock), "run_id": "run-2", "state": "absent"})
+    assert not_mine["changed"] is False and not_mine["holder"]["run_id"] == "run-1" and lock.exists()
+
+    released = run(run_lock, {"path": str(lock), "run_id": "run-1", "state": "absent"})
+    assert released["changed"] is True and released["holder"] is None and not lock.exists()
+
+    released_again = run(run_lock, {"path": str(lock), "run_id": "run-1", "state": "absent"})
+    assert released_again["changed"] is False and released_again["holder"] is None
+
+
+def test_lock_needs_a_run_id(tmp_path):
+    with pytest.raises(AnsibleActionFail, match="missing required arguments: run_id"):
+        run(run_lock, {"path": str(tmp_path / "x.lock")})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lock_stale_holder_is_taken_over_with_a_warning(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    lock.write_text(json.dumps({"run_id": "dead-run", "owner": "bob", "taken_at": time.time() - 7200}))
+    result = run(run_lock, {"path": str(lock), "run_id": "run-3", "max_age": 3600})
+    assert result["changed"] is True and read_lock(lock)["run_id"] == "run-3"
+    assert result["warnings"] == [f"Taking over the lock {lock}, left 7200s ago by run dead-run."]
+
+
+def test_lock_half_written_file_still_counts_as_held(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    lock.write_text('{"run_id": "ha')
+    result = run(run_lock, {"path": str(lock), "run_id": "run-4"})
+    assert result["failed"] is True and lock.read_text() == '{"run_id": "ha'
+
+
+def test_lock_check_mode_touches_nothing(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    would_take = run(run_lock, {"path": str(lock), "run_id": "run-5"}, check=True)
+    assert would_take["changed"] is True and would_take["holder"]["run_id"] == "run-5" and not lock.exists()
+
+    run(run_lock, {"path": str(lock), "run_id": "run-5"})
+    would_release = run(run_lock, {"path": str(lock), "run_id": "run-5", "state": "absent"}, check=True)
+    assert would_release["changed"] is True and read_lock(lock)["run_id"] == "run-5"
+
+    lock.write_text(json.dumps({"run_id": "old", "taken_at": time.time() - 7200}))
+    would_take_over = run(run_lock, {"path": str(lock), "run_id": "run-6"}, check=True)
+    assert would_take_over["changed"] is True and read_lock(lock)["run_id"] == "old"
+
+
+# ----- audit_record ----------------------------------------------------------------------------
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_audit_appends_one_json_line_per_call(tmp_path, umask_022):
+    directory = tmp_path / "audit"
+    first = {"action": "rollback", "operator": "alice", "result": "started"}
+    second = {"action": "rollback", "operator": "alice", "result": "succeeded", "note": "日本語"}
+    one = run(audit_record, {"directory": str(directory), "record": first})
+    two = run(audit_record, {"directory": str(directory), "record": second})
+    path = directory / "audit.jsonl"
+    assert one["path"] == two["path"] == str(path) and one["changed"] is True
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [first, second]
+    assert lines[1] == two["line"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o750
+
+
+def test_audit_redacts_listed_environment_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_API_KEY", "k3y-value-0001")
+    monkeypatch.setenv("UNLISTED", "plain-value")
+    record = {"action": "deploy", "inputs": {"url": "https://x.example/?key=k3y-value-0001", "other": "plain-value"}}
+    result = run(audit_record, {"directory": str(tmp_path), "record": record, "redact_env": ["MY_API_KEY"]})
+    written = (tmp_path / "audit.jsonl").read_text()
+    assert "k3y-value-0001" not in written and "k3y-value-0001" not in result["line"]
+    assert json.loads(written)["inputs"] == {"url": "https://x.example/?key=********", "other": "plain-value"}
+
+
+def test_audit_redacts_the_default_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:pw@db/app")
+    result = run(audit_record, {"directory": str(tmp_path), "record": {"dsn": "postgresql://app:pw@db/app"}})
+    assert json.loads(result["line"]) == {"dsn": "********"}
+
+
+def test_audit_check_mode_writes_nothing(tmp_path):
+    result = run(audit_record, {"directory": str(tmp_path / "audit"), "record": {"action": "x"}}, check=True)
+    assert result["changed"] is True and json.loads(result["line"]) == {"action": "x"}
+    assert not (tmp_path / "audit").exists()
+
+
+def test_audit_redacts_a_non_ascii_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "pässwort-geheim")
+    result = run(audit_record, {"directory": str(tmp_path), "record": {"cmd": "PGPASSWORD=pässwort-geheim pg_dump"}})
+    assert "pässwort" not in (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    assert json.loads(result["line"]) == {"cmd": "PGPASSWORD=******** pg_dump"}

@@ -1,0 +1,191 @@
+"""The Vercel modules' real main(), run in-process against the fakes, the JSON result read from stdout.
+
+slack_message, run_lock and audit_record are action plugins: see tests/unit/action/test_actions.py.
+"""
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.runbook.ops.plugins.modules import vercel_alias, vercel_deployment_info
+from tests.fakes import SANDBOX_SEED, load_seed
+
+TOKEN = "sandbox-vercel-token"
+SEED = load_seed(SANDBOX_SEED)
+DEPLOYMENTS = SEED["vercel"]["deployments"]
+WEBAPP = [d for d in DEPLOYMENTS if d["projectId"] == "prj_webapp01"]
+WEBAPP_PRODUCTION = [d for d in WEBAPP if d.get("target") == "production"]
+LIVE = DEPLOYMENTS[0]
+# Newest READY production deployment of webapp older than LIVE; skips an ERROR, a preview and another project's.
+PREVIOUS_GOOD = next(d for d in WEBAPP[1:] if d["state"] == "READY" and d.get("target") == "production")
+DOMAINS = ["shop.example.com", "www.shop.example.com"]
+
+
+@pytest.fixture
+def run(capsys):
+    """Run ``module.main()`` with ``args``; return the parsed result it printed."""
+    def run_module(module, args, check=False, diff=False):
+        with patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": diff}):
+            with pytest.raises(SystemExit) as exited:
+                module.main()
+        out = capsys.readouterr().out
+        result = json.loads(out)
+        result["_stdout"] = out
+        assert (exited.value.code == 0) is not result.get("failed", False)
+        return result
+    return run_module
+
+
+def vercel_args(fake, **args):
+    return {"token": TOKEN, "team": "acme", "api_url": fake.vercel_url, **args}
+
+
+def posts(fake):
+    return [r for r in fake.vercel.requests() if r["method"] == "POST"]
+
+
+def aliases(fake):
+    return {a["alias"]: a["deploymentId"] for a in fake.vercel.state()["aliases"]}
+
+
+# ----- vercel_deployment_info ------------------------------------------------------------------
+
+def test_sandbox_preconditions():
+    assert PREVIOUS_GOOD is DEPLOYMENTS[4]
+    skipped = DEPLOYMENTS[1:4]
+    assert [d["state"] for d in skipped][0] == "ERROR" and skipped[1]["target"] is None
+    assert skipped[2]["projectId"] != "prj_webapp01"
+
+
+@pytest.mark.parametrize("target", ["production", "any"])
+def test_info_finds_current_and_previous(fake, run, target):
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", domains=DOMAINS, target=target))
+    assert result["changed"] is False and "failed" not in result
+    assert result["project"] == {"id": "prj_webapp01", "name": "webapp"}
+    assert result["current"]["id"] == LIVE["id"]
+    assert result["previous"]["id"] == PREVIOUS_GOOD["id"]
+    assert result["previous"]["state"] == "READY" and result["previous"]["target"] == "production"
+    assert result["serving"] == {domain: LIVE["id"] for domain in DOMAINS}
+    assert result["domains_disagree"] is False
+    assert result["deployments"][0]["id"] == LIVE["id"] and result["pages_read"] == 1
+    assert TOKEN not in result["_stdout"]
+
+
+def test_info_reads_more_pages_when_the_limit_needs_them(fake, run):
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", limit=5, page_size=2))
+    assert [d["id"] for d in result["deployments"]] == [d["id"] for d in WEBAPP_PRODUCTION[:5]]
+    assert result["previous"]["id"] == PREVIOUS_GOOD["id"]
+    listings = [r for r in fake.vercel.requests() if r["path"] == "/v6/deployments"]
+    assert result["pages_read"] == len(listings) == 3
+    assert [r["query"].get("until") for r in listings] == [
+        None, str(WEBAPP_PRODUCTION[1]["created"]), str(WEBAPP_PRODUCTION[3]["created"])]
+
+
+def test_info_reports_domains_that_disagree(fake, run):
+    run(vercel_alias, vercel_args(fake, deployment=PREVIOUS_GOOD["id"], domains=DOMAINS[1:]))
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", domains=DOMAINS))
+    assert result["domains_disagree"] is True
+    assert result["serving"] == {DOMAINS[0]: LIVE["id"], DOMAINS[1]: PREVIOUS_GOOD["id"]}
+
+
+def test_info_explicit_deployment_by_url(fake, run):
+    result = run(vercel_deployment_info,
+                 vercel_args(fake, project="webapp", deployment=f"https://{PREVIOUS_GOOD['url']}/"))
+    assert result["deployment"]["id"] == PREVIOUS_GOOD["id"]
+    assert result["deployment"]["url"] == PREVIOUS_GOOD["url"]
+
+
+def test_info_takes_token_url_and_team_from_the_environment(fake, run, monkeypatch):
+    monkeypatch.setenv("VERCEL_TOKEN", TOKEN)
+    monkeypatch.setenv("VERCEL_API_URL", fake.vercel_url)
+    monkeypatch.setenv("VERCEL_ORG_ID", "team_sandbox01")
+    result = run(vercel_deployment_info, {"project": "webapp"})
+    # Without domains, production is what the project's production target says.
+    assert result["current"]["id"] == LIVE["id"] and result["previous"]["id"] == PREVIOUS_GOOD["id"]
+    sent = fake.vercel.requests()
+    assert sent and all(r["query"].get("teamId") == "team_sandbox01" and r["authorized"] for r in sent)
+    assert TOKEN not in result["_stdout"]
+
+
+def test_info_failure_names_the_request_and_hides_the_token(fake, run):
+    result = run(vercel_deployment_info, vercel_args(fake, token="sandbox-outsider-token", project="webapp"))
+    assert result["failed"] is True
+    assert result["msg"].startswith("Vercel API: GET /v9/projects/webapp answered 403 (forbidden: Not authorized).")
+    assert (result["status"], result["api_error"]["code"]) == (403, "forbidden")
+    assert "sandbox-outsider-token" not in result["_stdout"]
+
+
+def test_info_refuses_bad_limits_before_any_request(fake, run):
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", page_size=101))
+    assert result["failed"] is True and "page_size" in result["msg"]
+    assert fake.vercel.requests() == []
+
+
+# ----- vercel_alias --------------------------------------------------------------------------
+
+def alias_args(fake, deployment=PREVIOUS_GOOD["id"], domains=DOMAINS):
+    return vercel_args(fake, deployment=deployment, project="webapp", domains=domains)
+
+
+def test_alias_check_mode_changes_nothing(fake, run):
+    result = run(vercel_alias, alias_args(fake), check=True, diff=True)
+    assert result["changed"] is True
+    assert result["domains"] == [{"domain": d, "before": LIVE["id"], "after": PREVIOUS_GOOD["id"], "changed": True}
+                                 for d in DOMAINS]
+    assert posts(fake) == [] and aliases(fake) == {d: LIVE["id"] for d in DOMAINS}
+
+
+def test_alias_moves_both_domains_then_is_idempotent(fake, run):
+    first = run(vercel_alias, alias_args(fake), diff=True)
+    assert first["changed"] is True and first["deployment"]["id"] == PREVIOUS_GOOD["id"]
+    assert first["diff"] == {"before": {d: LIVE["id"] for d in DOMAINS},
+                             "after": {d: PREVIOUS_GOOD["id"] for d in DOMAINS}}
+    assert aliases(fake) == {d: PREVIOUS_GOOD["id"] for d in DOMAINS}
+    assert len(posts(fake)) == 2
+    assert TOKEN not in first["_stdout"]
+
+    fake.vercel.clear_requests()
+    second = run(vercel_alias, alias_args(fake), diff=True)
+    assert second["changed"] is False and posts(fake) == []
+    assert [d["changed"] for d in second["domains"]] == [False, False]
+    assert second["diff"]["before"] == second["diff"]["after"] == {d: PREVIOUS_GOOD["id"] for d in DOMAINS}
+
+
+def test_alias_moves_only_the_domains_that_need_it(fake, run):
+    run(vercel_alias, alias_args(fake, domains=DOMAINS[:1]))
+    fake.vercel.clear_requests()
+    result = run(vercel_alias, alias_args(fake))
+    assert [d["changed"] for d in result["domains"]] == [False, True]
+    assert [r["body"]["alias"] for r in posts(fake)] == [DOMAINS[1]]
+
+
+@pytest.mark.parametrize("deployment, reason", [
+    (next(d for d in WEBAPP if d["state"] == "BUILDING"), "is BUILDING, not READY"),
+    (DEPLOYMENTS[1], "is ERROR, not READY"),
+    (DEPLOYMENTS[3], "belongs to project prj_other01, not to webapp (prj_webapp01)"),
+])
+def test_alias_refuses_an_unfit_deployment_and_changes_nothing(fake, run, deployment, reason):
+    result = run(vercel_alias, alias_args(fake, deployment=deployment["id"]))
+    assert result["failed"] is True and reason in result["msg"]
+    assert result["domains"] == []
+    assert posts(fake) == [] and aliases(fake) == {d: LIVE["id"] for d in DOMAINS}
+
+
+def test_alias_failing_part_way_says_which_domains_moved(fake, run):
+    # The first POST goes through (a zero delay), the second is refused.
+    fake.vercel.add_faults([{"method": "POST", "action": "delay", "delay": 0},
+                            {"method": "POST", "action": "status", "status": 400,
+                             "body": {"error": {"code": "bad_request", "message": "Injected 400"}}}])
+    result = run(vercel_alias, alias_args(fake))
+    assert result["failed"] is True and "answered 400 (bad_request: Injected 400)" in result["msg"]
+    assert [(d["domain"], d["after"]) for d in result["domains"]] == [
+        (DOMAINS[0], PREVIOUS_GOOD["id"]), (DOMAINS[1], LIVE["id"])]
+    assert aliases(fake) == {DOMAINS[0]: PREVIOUS_GOOD["id"], DOMAINS[1]: LIVE["id"]}
+
+
+def test_alias_failing_part_way_reports_changed_truthfully(fake, run):
+    fake.vercel.add_faults([{"method": "POST", "action": "delay", "delay": 0},
+                            {"method": "POST", "action": "status", "status": 400}])
+    result = run(vercel_alias, alias_args(fake))
+    assert [d["changed"] for d in result["domains"]] == [True, False]
+    assert result["changed"] is True
