@@ -12,7 +12,7 @@ pip_version=$(.venv/bin/python -c 'import types
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(types.SimpleNamespace(version="3.11"))["pip"])')
 mkdir -p ~/.ansible/test/cache
-cp hack/get_pip.py ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp hack/get_pip.py ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
 
 rm -rf "$copy"
 mkdir -p "$copy"

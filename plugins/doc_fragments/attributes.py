@@ -9,12 +9,17 @@ class ModuleDocFragment:
     # What each attribute means; every module states its own support and details.
     DOCUMENTATION = r"""
 attributes:
-  action:
-    description: Runs on the controller, in the Ansible process itself, whatever host the play targets.
   check_mode:
     description: With C(--check), reports what would change and changes nothing.
   diff_mode:
     description: With C(--diff), shows the state before and after the change.
   idempotent:
     description: A second run with the same arguments reports no change.
+"""
+
+    # For the plugins that run on the controller as action plugins.
+    ACTION = r"""
+attributes:
+  action:
+    description: Runs on the controller, in the Ansible process itself, whatever host the play targets.
 """

@@ -86,10 +86,13 @@ class APIError(Exception):
 
 
 class Response:
-    def __init__(self, status, headers, body):
+    """A service's answer: ``body`` is decoded JSON where the answer is JSON, else ``text``."""
+
+    def __init__(self, status, headers, body, text):
         self.status = status
         self.headers = headers
         self.body = body
+        self.text = text
 
 
 def hint_for(status):
@@ -133,8 +136,7 @@ def retry_after_seconds(headers, now, rate_limited=False):
     return None
 
 
-def _decode(raw, content_type):
-    text = raw.decode("utf-8", errors="replace")
+def _decode(text, content_type):
     if "json" in (content_type or "").lower():
         try:
             return json.loads(text) if text.strip() else None
@@ -238,7 +240,8 @@ class HTTPClient:
     @staticmethod
     def _response(status, headers, raw):
         headers = {key.lower(): value for key, value in (headers or {}).items()}
-        return Response(status, headers, _decode(raw, headers.get("content-type")))
+        text = raw.decode("utf-8", errors="replace")
+        return Response(status, headers, _decode(text, headers.get("content-type")), text)
 
     def _error_from(self, method, shown, response):
         code, message = self.describe_error(response.body)

@@ -17,6 +17,7 @@ version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
+  - runbook.ops.attributes.action
 attributes:
   action:
     support: full

@@ -72,7 +72,7 @@ def main(argv=None):
                  "-e", f"ansible_python_interpreter={sys.executable}"]
 
         rollback_times, floor_times = [], []
-        for _ in range(args.runs):
+        for dummy in range(args.runs):
             fakes.reset()
             rollback_times.append(timed(rollback, env))
             counts = collections.Counter(endpoint(r) for r in fakes.vercel.requests())

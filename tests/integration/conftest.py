@@ -44,7 +44,8 @@ def rollback(fake, tmp_path):
         environment = {name: value for name, value in environment.items() if value is not None}
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), playbook,
                    "-e", json.dumps(variables), *args]
-        done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
+                              check=False)
         lines = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
         audit.unlink(missing_ok=True)
         return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])

@@ -1,6 +1,5 @@
 """HTTPClient against the fakes over real loopback HTTP, with a fake clock so nothing really waits."""
 import email.utils
-import http.client
 import socket
 import threading
 import time
@@ -224,7 +223,7 @@ def broken_server():
     def serve():
         while True:
             try:
-                connection, _ = listener.accept()
+                connection, dummy = listener.accept()
             except OSError:
                 return
             with connection:

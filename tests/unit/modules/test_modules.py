@@ -123,8 +123,8 @@ def test_info_refuses_bad_limits_before_any_request(fake, run):
 
 # ----- vercel_alias --------------------------------------------------------------------------
 
-def alias_args(fake, deployment=PREVIOUS_GOOD["id"], domains=DOMAINS):
-    return vercel_args(fake, deployment=deployment, project="webapp", domains=domains)
+def alias_args(fake, deployment=PREVIOUS_GOOD["id"], domains=None):
+    return vercel_args(fake, deployment=deployment, project="webapp", domains=DOMAINS if domains is None else domains)
 
 
 def test_alias_check_mode_changes_nothing(fake, run):
