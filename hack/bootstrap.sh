@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make` needs on a fresh Debian machine: the system packages that are missing,
-# then a virtual environment in .venv with the pinned Python packages.
+# then a virtual environment in .venv with the pinned Python packages and the pinned Vercel CLI in
+# .cache/vercel-cli.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ command -v git >/dev/null || missing+=(git)
 command -v curl >/dev/null || missing+=(curl)
 # ansible-test sanity lints the shell scripts with it.
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -23,3 +26,11 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements/test.txt
+
+# Pinned: newer releases of the CLI do not install here.
+vercel_cli=.cache/vercel-cli
+vercel_version=58.10.0
+installed=$(node -p "require('./$vercel_cli/node_modules/vercel/package.json').version" 2>/dev/null || true)
+if [ "$installed" != "$vercel_version" ]; then
+  npm install --no-audit --no-fund --loglevel=error --prefix "$vercel_cli" "vercel@$vercel_version" >/dev/null
+fi

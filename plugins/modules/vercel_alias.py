@@ -108,10 +108,11 @@ def check_deployment(client, deployment, project):
     if deployment["state"] != "READY":
         return f"Deployment {deployment['id']} is {deployment['state']}, not READY; only a READY deployment can serve."
     if project:
-        owner = client.project(project)
-        if deployment["project_id"] != owner["id"]:
+        # A project id needs no lookup; a name does.
+        owner_id = project if project.startswith("prj_") else client.project(project)["id"]
+        if deployment["project_id"] != owner_id:
             return (f"Deployment {deployment['id']} belongs to project {deployment['project_id']}, "
-                    f"not to {project} ({owner['id']}).")
+                    f"not to {project} ({owner_id}).")
     return None
 
 

@@ -62,7 +62,7 @@ def main(argv=None):
         floor_play = Path(scratch, "floor.yml")
         floor_play.write_text(FLOOR_PLAY, encoding="utf-8")
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-               "VERCEL_API_URL": fakes.vercel_url, "VERCEL_TOKEN": "sandbox-vercel-token",
+               "VERCEL_API_URL": fakes.vercel_url, "VERCEL_TOKEN": "sandboxVercelToken01",
                "SLACK_INCIDENT_WEBHOOK": fakes.slack_url + "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"}
         variables = json.dumps({"rollback_type": "application", "rollback_reason": "benchmark", "rollback_confirm": True,
                                 "health_check_url": fakes.health_url + "/api/health",

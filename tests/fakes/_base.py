@@ -47,7 +47,7 @@ class Response:
     status: int
     body: object = ""  # dict/list are sent as JSON, str as-is
     headers: dict = field(default_factory=dict)
-    content_type: str = None  # None: chosen by the server from the body type
+    content_type: str = None  # None: chosen by the server from the body type; "": no Content-Type
 
 
 def validate_fault(fault):
@@ -261,8 +261,11 @@ class FakeServer(ThreadingHTTPServer):
             payload, content_type = json.dumps(body).encode(), self.json_content_type
         else:
             payload, content_type = str(body).encode(), self.text_content_type
+        if response.content_type is not None:
+            content_type = response.content_type
         handler.send_response(response.status)
-        handler.send_header("Content-Type", response.content_type or content_type)
+        if content_type:  # "" sends none, as servers do for an empty answer
+            handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
             handler.send_header(name, str(value))

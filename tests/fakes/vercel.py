@@ -26,6 +26,12 @@ def vercel_error(status, code, message, **extra):
     return Response(status, {"error": {"code": code, "message": message, **extra}})
 
 
+def no_content(status):
+    # No Content-Type, as the CLI's own test mock answers: the CLI parses any answer labelled
+    # JSON, and an empty one fails.
+    return Response(status, "", content_type="")
+
+
 def rate_limited_body(reset=None, total=RATE_LIMIT):
     """The body Vercel sends with a 429; ``reset`` is in epoch seconds."""
     reset = int(reset if reset is not None else time.time() + RATE_WINDOW_S)
@@ -61,6 +67,9 @@ class VercelServer(FakeServer):
         ("GET", r"/v2/user", "get_user"),
         ("GET", r"/v1/teams", "list_teams"),
         ("GET", r"/v5/domains/(?P<ref>[^/]+)", "get_domain"),
+        # v9 is the CLI's path, v1 the SDK's; both answer alike.
+        ("POST", r"/v(?:1|9)/projects/(?P<project_ref>[^/]+)/rollback/(?P<ref>[^/]+)", "rollback"),
+        ("POST", r"/v10/projects/(?P<project_ref>[^/]+)/promote/(?P<ref>[^/]+)", "promote"),
     ]
 
     def __init__(self, seed, port=0):
@@ -146,6 +155,14 @@ class VercelServer(FakeServer):
 
     def _deployment_team(self, deployment):
         return self._project_by_id(deployment["projectId"]).get("teamId")
+
+    def _domains_of(self, project):
+        return [d for d in self._state.get("domains", []) if d.get("projectId") == project["id"]]
+
+    def _live(self, project, team_id):
+        """The production deployment the project's first domain points at, if any."""
+        alias = next((self._alias(d["name"]) for d in self._domains_of(project)), None)
+        return alias and self._deployment(alias["deploymentId"], team_id)
 
     def _alias(self, host):
         return next((a for a in self._state.get("aliases", []) if a["alias"] == host), None)
@@ -239,14 +256,14 @@ class VercelServer(FakeServer):
         body = {"id": project["id"], "name": project["name"], "accountId": team_id,
                 "framework": project.get("framework"), "createdAt": project.get("createdAt", 0),
                 "updatedAt": project.get("updatedAt", project.get("createdAt", 0))}
-        domain = next((d for d in self._state.get("domains", []) if d.get("projectId") == project["id"]), None)
-        alias = domain and self._alias(domain["name"])
-        live = alias and self._deployment(alias["deploymentId"], team_id)
+        live = self._live(project, team_id)
         if live:
             body["targets"] = {"production": {"id": live["id"], "url": live.get("url"), "target": "production",
                                               "readyState": live["state"], "createdAt": live["created"],
                                               "alias": [a["alias"] for a in self._aliases_of(live["id"])],
                                               "meta": live.get("meta", {})}}
+        if request.query.get("rollbackInfo") == "true" and "lastAliasRequest" in project:
+            body["lastAliasRequest"] = project["lastAliasRequest"]
         return Response(200, body)
 
     def list_deployments(self, request, identity, team_id):
@@ -358,3 +375,30 @@ class VercelServer(FakeServer):
             answer["oldDeploymentId"] = alias["deploymentId"]
         alias.update(deploymentId=deployment_id, updatedAt=now, redirect=redirect)
         return {"uid": alias["uid"], "alias": host, "created": iso(now), **answer}
+
+    def rollback(self, request, identity, team_id, project_ref, ref):
+        return self._repoint_production(team_id, project_ref, ref, "rollback")
+
+    def promote(self, request, identity, team_id, project_ref, ref):
+        return self._repoint_production(team_id, project_ref, ref, "promote")
+
+    def _repoint_production(self, team_id, project_ref, ref, kind):
+        """Point all the project's domains at the deployment at once; the job is done when this returns."""
+        project = self._project(project_ref, team_id)
+        if project is None:
+            return vercel_error(404, "not_found", "Project not found")
+        deployment = self._deployment(ref, team_id)
+        if deployment is None or deployment["projectId"] != project["id"]:
+            return vercel_error(404, "not_found", "Deployment not found")
+        if deployment["state"] != "READY" or deployment.get("target") != "production":
+            return vercel_error(400, "bad_request",
+                                f"Deployment {deployment['id']} is not a READY production deployment")
+        live = self._live(project, team_id)
+        if live and live["id"] == deployment["id"]:
+            return vercel_error(409, "conflict", f"Deployment {deployment['id']} is already live")
+        for domain in self._domains_of(project):
+            self._point_alias(domain["name"], deployment["id"], None)
+        project["lastAliasRequest"] = {"fromDeploymentId": live and live["id"], "toDeploymentId": deployment["id"],
+                                       "jobStatus": "succeeded", "requestedAt": int(time.time() * 1000),
+                                       "type": kind}
+        return no_content(201)

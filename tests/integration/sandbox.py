@@ -5,7 +5,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX = json.loads((REPO / "tests/fakes/sandbox.json").read_text(encoding="utf-8"))
-TOKEN = "sandbox-vercel-token"
+TOKEN = "sandboxVercelToken01"
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 
 

@@ -13,7 +13,7 @@ import requests
 from tests.fakes import SANDBOX_SEED, FakeServices, load_seed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "sandbox-vercel-token"
+TOKEN = "sandboxVercelToken01"
 TEAM = {"teamId": "team_sandbox01"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"

@@ -10,7 +10,7 @@ from ansible_collections.runbook.ops.plugins.module_utils import _http
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError, HTTPClient, retry_after_seconds
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import read_vercel_error
 
-AUTH = {"Authorization": "Bearer sandbox-vercel-token"}
+AUTH = {"Authorization": "Bearer sandboxVercelToken01"}
 HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 
 

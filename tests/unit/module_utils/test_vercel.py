@@ -11,7 +11,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
 )
 from tests.fakes import SANDBOX_SEED, load_seed
 
-TOKEN = "sandbox-vercel-token"
+TOKEN = "sandboxVercelToken01"
 DEPLOYMENTS = load_seed(SANDBOX_SEED)["vercel"]["deployments"]
 WEBAPP = [d for d in DEPLOYMENTS if d["projectId"] == "prj_webapp01"]
 LIVE = DEPLOYMENTS[0]

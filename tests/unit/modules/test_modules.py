@@ -10,7 +10,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.runbook.ops.plugins.modules import vercel_alias, vercel_deployment_info
 from tests.fakes import SANDBOX_SEED, load_seed
 
-TOKEN = "sandbox-vercel-token"
+TOKEN = "sandboxVercelToken01"
 SEED = load_seed(SANDBOX_SEED)
 DEPLOYMENTS = SEED["vercel"]["deployments"]
 WEBAPP = [d for d in DEPLOYMENTS if d["projectId"] == "prj_webapp01"]
