@@ -9,7 +9,6 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v git >/dev/null || missing+=(git)
-command -v curl >/dev/null || missing+=(curl)
 # ansible-test sanity lints the shell scripts with it.
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.

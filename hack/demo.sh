@@ -12,11 +12,12 @@ set +a
 reason="demo: checkout answers 500 since the last deploy"
 
 printf '\n=== 1. The plan: without rollback_confirm nothing changes\n'
-ansible-playbook playbooks/rollback.yml -e rollback_type=application -e "rollback_reason='$reason'"
+ansible-playbook playbooks/rollback.yml -i inventories/sandbox -e rollback_type=application \
+  -e "rollback_reason='$reason'"
 
 printf '\n=== 2. The rollback\n'
-ansible-playbook playbooks/rollback.yml -e rollback_type=application -e "rollback_reason='$reason'" \
-  -e rollback_confirm=true
+ansible-playbook playbooks/rollback.yml -i inventories/sandbox -e rollback_type=application \
+  -e "rollback_reason='$reason'" -e rollback_confirm=true
 
 printf '\n=== 3. What happened\n'
 python -m tests.fakes.summary --ready-file .sandbox/fakes.json --audit .sandbox/audit/audit.jsonl

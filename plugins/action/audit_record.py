@@ -33,6 +33,20 @@ def redact(line, names):
     return line
 
 
+def why_not_writable(path):
+    """Why the audit file cannot be written, or None when it can (created with its folders if need be)."""
+    if os.path.exists(path):
+        return None if os.path.isfile(path) and os.access(path, os.W_OK) else f"{path} is not a writable file"
+    folder = os.path.dirname(path)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable by this user"
+    return None
+
+
 def append(path, line):
     """One write under an exclusive lock, so concurrent runs never interleave their lines."""
     os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
@@ -53,7 +67,16 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
         line = redact(json.dumps(args["record"], ensure_ascii=False, sort_keys=True, default=str), args["redact_env"])
         path = os.path.join(args["directory"], "audit.jsonl")
-        if not self._task.check_mode:
-            append(path, line)
+        problem = why_not_writable(path)
+        if problem is None and not self._task.check_mode:
+            try:
+                append(path, line)
+            except OSError as exc:
+                problem = f"{exc.strerror} ({path})"
+        if problem:
+            result.update(failed=True, path=path, line=line,
+                          msg=f"The audit log cannot be written: {problem}. Point the audit folder at one this "
+                              "user can write (for the rollback, rollback_audit_dir).")
+            return result
         result.update(changed=True, path=path, line=line)
         return result

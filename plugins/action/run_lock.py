@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 
 from ansible.plugins.action import ActionBase
@@ -28,8 +29,11 @@ def read_holder(path):
     except FileNotFoundError:
         return None
     except ValueError:
-        # A half-written lock is still a lock; count it as taken just now.
-        return {"run_id": "unknown", "owner": "unknown", "taken_at": time.time()}
+        # A half-written lock is still a lock, as old as the file.
+        try:
+            return {"run_id": "unknown", "owner": "unknown", "taken_at": os.stat(path).st_mtime}
+        except FileNotFoundError:
+            return None
 
 
 def take(path, holder):
@@ -40,6 +44,38 @@ def take(path, holder):
         return False
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(holder, handle)
+    return True
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def why_stale(holder, max_age, now):
+    """Why a lock can be taken over, or None while its run may still be working."""
+    age = now - float(holder.get("taken_at", 0))
+    if age > max_age:
+        return f"left {int(age)}s ago"
+    # A run on this machine whose ansible-playbook is gone died holding the lock (killed, cancelled).
+    if holder.get("host") == socket.gethostname() and holder.get("pid") and not process_alive(holder["pid"]):
+        return f"its ansible-playbook (pid {holder['pid']}) is gone"
+    return None
+
+
+def move_aside(path, run_id):
+    """Atomically remove a stale lock; False when another run got to it first."""
+    aside = f"{path}.stale-{run_id}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    os.unlink(aside)
     return True
 
 
@@ -56,26 +92,31 @@ def acquire(path, run_id, owner, max_age, check_mode):
     if holder is not None and holder.get("run_id") == run_id:
         return {"changed": False, "holder": holder}
 
-    warnings = []
+    result = {"changed": True, "taken_over": None, "warnings": []}
     if holder is not None:
-        age = time.time() - float(holder.get("taken_at", 0))
-        if age <= max_age:
+        stale = why_stale(holder, max_age, time.time())
+        if stale is None:
+            age = int(time.time() - float(holder.get("taken_at", 0)))
             return {"failed": True, "holder": holder,
-                    "msg": (f"Another run holds the lock {path} since {int(age)}s ago "
-                            f"(run {holder.get('run_id')}, {holder.get('owner') or 'owner unknown'}). "
+                    "msg": (f"Another run holds the lock {path} since {age}s ago (run {holder.get('run_id')} "
+                            f"on {holder.get('host', 'unknown host')}, {holder.get('owner') or 'owner unknown'}). "
                             "Nothing was changed. Wait for it to finish; if it died, remove the lock file.")}
-        warnings.append(f"Taking over the lock {path}, left {int(age)}s ago by run {holder.get('run_id')}.")
+        result["taken_over"] = holder
+        result["warnings"].append(
+            f"Taking over the lock {path} from run {holder.get('run_id')} ({holder.get('owner')}): {stale}. "
+            "That run may have stopped half-way: check the plan below.")
 
-    mine = {"run_id": run_id, "owner": owner, "taken_at": time.time()}
+    # The ansible-playbook process, parent of this worker: while it lives, the lock is held.
+    mine = {"run_id": run_id, "owner": owner, "taken_at": time.time(), "host": socket.gethostname(),
+            "pid": os.getppid()}
+    result["holder"] = mine
     if check_mode:
-        return {"changed": True, "holder": mine, "warnings": warnings}
+        return result
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if holder is not None:
-        os.unlink(path)
-    if not take(path, mine):
+    if (holder is not None and not move_aside(path, run_id)) or not take(path, mine):
         return {"failed": True, "holder": read_holder(path),
                 "msg": f"Another run took the lock {path} a moment ago. Nothing was changed."}
-    return {"changed": True, "holder": mine, "warnings": warnings}
+    return result
 
 
 class ActionModule(ActionBase):

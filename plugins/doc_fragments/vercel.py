@@ -12,9 +12,8 @@ options:
   token:
     description:
       - Vercel access token.
-      - Read from E(VERCEL_TOKEN) when not given. It is never logged or returned.
+      - Read from E(VERCEL_TOKEN) when not given; one of the two is required. It is never logged or returned.
     type: str
-    required: true
   team:
     description:
       - The team that owns the project, as its id (V(team_...)) or its slug.

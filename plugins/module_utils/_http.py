@@ -43,9 +43,10 @@ class APIError(Exception):
     """A request to a service failed; ``str()`` is the line an operator reads."""
 
     def __init__(self, service, method, path, status=None, message=None,
-                 code=None, request_id=None, hint=None):
+                 code=None, request_id=None, hint=None, origin=""):
         self.service = service
         self.method = method
+        self.origin = origin
         self.path = path
         self.status = status
         self.message = message
@@ -56,7 +57,7 @@ class APIError(Exception):
 
     def _sentence(self):
         answer = f"answered {self.status}" if self.status else "could not be reached"
-        text = f"{self.service}: {self.method} {self.path} {answer}"
+        text = f"{self.service}: {self.method} {self.origin}{self.path} {answer}"
         detail = ": ".join(part for part in (self.code, self.message) if part)
         if detail:
             text += f" ({detail})"
@@ -71,13 +72,14 @@ class APIError(Exception):
         """The same failure, saying that retrying did not help."""
         hint = f"Gave up after {attempts} attempt(s) within the {deadline:g}s deadline. {self.hint or ''}"
         return APIError(self.service, self.method, self.path, self.status, self.message,
-                        self.code, self.request_id, hint.strip())
+                        self.code, self.request_id, hint.strip(), self.origin)
 
     def to_result(self):
         """The fields a module adds to its failure result."""
         return {
             "service": self.service,
             "method": self.method,
+            "url": self.origin + self.path,
             "path": self.path,
             "status": self.status,
             "api_error": {"code": self.code, "message": self.message},
@@ -110,6 +112,16 @@ def hint_for(status):
     if status >= 500:
         return "The service is failing; check its status page and run again later."
     return "Check the request's values against the service's documentation."
+
+
+def short_text(text, limit=300):
+    """A service's non-JSON answer, fit for one line: an HTML page is named, not shown."""
+    if not isinstance(text, str):
+        return text
+    if text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+        return "an HTML page instead of the API's answer"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def retry_after_seconds(headers, now, rate_limited=False):
@@ -149,12 +161,13 @@ class HTTPClient:
     """JSON over HTTP to one service, with retries inside a deadline.
 
     ``describe_error(body)`` is the service's own way of reading an error body;
-    it returns ``(code, message)``.
+    it returns ``(code, message)``. ``hint(status, code)`` says what to do about
+    an error. ``secrets`` are values that must never appear in a message.
     """
 
     def __init__(self, service, base_url, headers=None, timeout=DEFAULT_TIMEOUT,
                  deadline=DEFAULT_DEADLINE, validate_certs=True, ca_path=None,
-                 describe_error=None, sleep=time.sleep, clock=time.monotonic):
+                 describe_error=None, hint=None, secrets=(), sleep=time.sleep, clock=time.monotonic):
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
@@ -163,6 +176,8 @@ class HTTPClient:
         self.validate_certs = validate_certs
         self.ca_path = ca_path
         self.describe_error = describe_error or (lambda body: (None, body if isinstance(body, str) else None))
+        self.hint = hint or (lambda status, code: hint_for(status))
+        self.secrets = sorted((secret for secret in secrets if secret and len(secret) >= 4), key=len, reverse=True)
         self.sleep = sleep
         self.clock = clock
         self.request_count = 0
@@ -199,17 +214,19 @@ class HTTPClient:
         attempt = 0
         while True:
             attempt += 1
-            response, failure, never_sent = self._send_once(method, url, headers, data, shown)
+            # No single attempt may outlast the deadline.
+            timeout = max(0.1, min(self.timeout, give_up_at - self.clock()))
+            response, failure, retryable = self._send_once(method, url, headers, data, path, shown, timeout)
             if response is not None and response.status in expected:
                 return response
+            wait = None
             if response is not None:
                 failure = self._error_from(method, shown, response)
                 rate_limited = response.status in RATE_LIMITED
                 retryable = rate_limited or (idempotent and response.status in TRANSIENT)
                 wait = retry_after_seconds(response.headers, time.time(), rate_limited)
-            else:
-                retryable = idempotent or never_sent
-                wait = None
+            elif retryable == "if idempotent":
+                retryable = idempotent
             if not retryable:
                 raise failure
             if wait is None:
@@ -218,24 +235,42 @@ class HTTPClient:
                 raise failure.gave_up(attempt, self.deadline)
             self.sleep(wait)
 
-    def _send_once(self, method, url, headers, data, shown):
-        """One attempt: ``(response, None, _)`` when the service answered, else ``(None, error, never_sent)``."""
+    def _send_once(self, method, url, headers, data, path, shown, timeout):
+        """One attempt: ``(response, None, None)`` when the service answered, else
+        ``(None, error, retryable)`` where retryable is True, False or "if idempotent"."""
         self.request_count += 1
         if self._tls_context is None:
             # Loading the CA store costs tens of milliseconds; do it once per client, not per request.
             self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
         try:
-            raw = Request().open(method, url, data=data, headers=headers, timeout=self.timeout,
+            raw = Request().open(method, url, data=data, headers=headers, timeout=timeout,
                                  follow_redirects="none", use_proxy=True, use_netrc=False, context=self._tls_context)
-            return self._response(raw.status, raw.headers, raw.read()), None, False
+            return self._response(raw.status, raw.headers, raw.read()), None, None
         except urllib.error.HTTPError as exc:
-            return self._response(exc.code, exc.headers, exc.read() if exc.fp else b""), None, False
+            return self._response(exc.code, exc.headers, exc.read() if exc.fp else b""), None, None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            never_sent = isinstance(reason, (ConnectionRefusedError, socket.gaierror))
-            error = APIError(self.service, method, shown, message=type(reason).__name__ + ": " + str(reason),
-                             hint=hint_for(None))
-            return None, error, never_sent
+            message = self._scrub(f"{type(reason).__name__}: {reason}", path, shown)
+            if isinstance(reason, ValueError) and not isinstance(reason, http.client.HTTPException):
+                # The request could not even be built (a bad URL, a line break in a credential). Its text
+                # may quote the credential in a form no scrubbing recognises, and trying again cannot help.
+                message = f"{type(reason).__name__}: the request could not be built"
+                retryable, hint = False, "Check the URL and the credential for stray characters or line breaks."
+            elif isinstance(reason, (ConnectionRefusedError, socket.gaierror)):
+                # Nothing reached the service, so even a request that creates something may be repeated.
+                retryable, hint = True, hint_for(None)
+            else:
+                retryable, hint = "if idempotent", hint_for(None)
+            return None, APIError(self.service, method, shown, message=message, hint=hint,
+                                  origin=self.base_url), retryable
+
+    def _scrub(self, text, path, shown):
+        """The text without the secrets it may quote: the credentials, and a secret path."""
+        if path != shown:
+            text = text.replace(path, shown)
+        for secret in self.secrets:
+            text = text.replace(secret, "********")
+        return text
 
     @staticmethod
     def _response(status, headers, raw):
@@ -246,5 +281,5 @@ class HTTPClient:
     def _error_from(self, method, shown, response):
         code, message = self.describe_error(response.body)
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS if h in response.headers), None)
-        return APIError(self.service, method, shown, response.status, message, code, request_id,
-                        hint_for(response.status))
+        return APIError(self.service, method, shown, response.status, short_text(message), code, request_id,
+                        self.hint(response.status, code), self.base_url)

@@ -16,7 +16,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._vercel import DEFAULT
 
 def vercel_argument_spec(**options):
     spec = {
-        "token": {"type": "str", "required": True, "no_log": True, "fallback": (env_fallback, ["VERCEL_TOKEN"])},
+        "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["VERCEL_TOKEN"])},
         "team": {"type": "str", "fallback": (env_fallback, ["VERCEL_ORG_ID"])},
         "api_url": {"type": "str", "default": DEFAULT_API_URL, "fallback": (env_fallback, ["VERCEL_API_URL"])},
         "validate_certs": {"type": "bool", "default": True},
@@ -29,7 +29,14 @@ def vercel_argument_spec(**options):
 
 
 def vercel_client(module):
+    """The client for the module's options, or a clear failure when they cannot make one."""
     params = module.params
-    return VercelClient(params["token"], team=params["team"], base_url=params["api_url"],
+    if not (params["token"] or "").strip():
+        module.fail_json(msg="No Vercel token: set the environment variable VERCEL_TOKEN (or the token option).")
+    # An empty VERCEL_API_URL (an unset optional field of an AWX credential) means the default.
+    api_url = (params["api_url"] or "").strip() or DEFAULT_API_URL
+    if not api_url.startswith(("https://", "http://")):
+        module.fail_json(msg=f"The Vercel API URL must start with https:// (VERCEL_API_URL or api_url): {api_url!r}.")
+    return VercelClient(params["token"], team=params["team"], base_url=api_url,
                         timeout=params["timeout"], deadline=params["deadline"],
                         validate_certs=params["validate_certs"], ca_path=params["ca_path"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from ansible_collections.runbook.ops.plugins.module_utils._http import APIError, HTTPClient
+from ansible_collections.runbook.ops.plugins.module_utils._http import APIError, HTTPClient, hint_for
 
 SERVICE = "Slack webhook"
 SHOWN_PATH = "/services/***"
@@ -35,8 +35,12 @@ ERROR_HINTS = {
 
 
 def read_slack_error(body):
-    code = body.strip() if isinstance(body, str) else None
-    return code, ERROR_HINTS.get(code) if code else None
+    """Slack's error body is the bare code."""
+    return (body.strip() or None) if isinstance(body, str) else None, None
+
+
+def slack_hint(status, code):
+    return ERROR_HINTS.get(code) or hint_for(status)
 
 
 def split_webhook(url):
@@ -51,12 +55,13 @@ def split_webhook(url):
 class SlackWebhook:
     def __init__(self, url, **http_options):
         origin, self.path = split_webhook(url)
-        self.http = HTTPClient(SERVICE, origin, describe_error=read_slack_error, **http_options)
+        self.http = HTTPClient(SERVICE, origin, describe_error=read_slack_error, hint=slack_hint,
+                               secrets=[url.strip(), self.path], **http_options)
 
     def post(self, payload):
         """Post one message. Slack's only success is 200 with the body ``ok``."""
         response = self.http.request("POST", self.path, body=payload, shown_path=SHOWN_PATH)
         if not (isinstance(response.body, str) and response.body.strip() == "ok"):
-            raise APIError(SERVICE, "POST", SHOWN_PATH, response.status,
-                           "the answer was not 'ok'", hint="The URL may not be a Slack incoming webhook.")
+            raise APIError(SERVICE, "POST", SHOWN_PATH, response.status, "the answer was not 'ok'",
+                           hint="The URL may not be a Slack incoming webhook.", origin=self.http.base_url)
         return response.status

@@ -69,9 +69,11 @@ class VercelClient:
     """The few Vercel endpoints a rollback needs, each returning plain data."""
 
     def __init__(self, token, team=None, base_url=DEFAULT_API_URL, **http_options):
+        # Tokens read from files or secrets often end in a line break, which no header may hold.
+        token = token.strip()
         self.http = HTTPClient("Vercel API", base_url or DEFAULT_API_URL,
                                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                               describe_error=read_vercel_error, **http_options)
+                               describe_error=read_vercel_error, secrets=[token], **http_options)
         # Team ids start with team_; anything else is the team's slug.
         if not team:
             self.scope = {}
@@ -83,8 +85,8 @@ class VercelClient:
     def _get(self, path, query=None):
         response = self.http.request("GET", path, query={**self.scope, **(query or {})})
         if not isinstance(response.body, dict):
-            raise APIError(self.http.service, "GET", path, response.status,
-                           "the answer was not a JSON object", hint="The base URL may not point at the Vercel API.")
+            raise APIError(self.http.service, "GET", path, response.status, "the answer was not a JSON object",
+                           hint="The base URL may not point at the Vercel API.", origin=self.http.base_url)
         return response.body
 
     def project(self, id_or_name):

@@ -23,7 +23,8 @@ attributes:
     support: full
   check_mode:
     support: full
-    details: Returns the line it would write and writes nothing.
+    details: Returns the line it would write and writes nothing, but fails as a real run would when the
+      audit log cannot be written, so a play can check it before it changes anything.
   diff_mode:
     support: none
   idempotent:

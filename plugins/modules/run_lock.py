@@ -53,6 +53,8 @@ options:
     description:
       - Seconds after which a lock counts as left behind by a run that died; it is then taken over
         with a warning.
+      - A lock taken on this machine by an ansible-playbook process that is gone (killed, cancelled)
+        is taken over at once, with the same warning.
     type: int
     default: 3600
 """
@@ -76,5 +78,10 @@ holder:
   description: The lock's content after the task (null when free).
   returned: always
   type: dict
-  sample: {"run_id": "20261204T031500Z-1234", "owner": "alice: bad deploy", "taken_at": 1796361300}
+  sample: {"run_id": "20261204T031500Z-1234", "owner": "alice: bad deploy", "taken_at": 1796361300,
+           "host": "ops-1", "pid": 4242}
+taken_over:
+  description: The content of a lock left behind by a dead run that this task took over, else null.
+  returned: when O(state=present) and the lock was taken
+  type: dict
 """

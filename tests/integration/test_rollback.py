@@ -1,5 +1,6 @@
 """playbooks/rollback.yml, application type, end to end against the fakes."""
 import json
+import socket
 import time
 
 import pytest
@@ -208,3 +209,102 @@ def test_no_secret_in_verbose_output_or_audit(fake, rollback):
     for secret in (TOKEN, INCIDENT_HOOK, "sandboxsecretincident0001", fake.slack_url + INCIDENT_HOOK):
         assert secret not in run.output
         assert secret not in record
+
+
+def test_key_value_extra_vars_mean_what_they_say(fake, rollback):
+    # -e key=value and AWX survey answers arrive as strings.
+    plan = rollback("-e", "rollback_confirm=false")
+
+    assert plan.rc == 0, plan.output
+    assert "Plan only, nothing changed" in plan.output and writes(fake) == []
+
+    quiet = rollback("-e", "rollback_notify=false", "-e", "rollback_health_timeout=30", "-e",
+                     "rollback_health_interval=1")
+
+    assert quiet.rc == 0, quiet.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS and slack_texts(fake) == []
+
+
+@pytest.mark.parametrize("variables, reason", [
+    ({"rollback_reason": None}, "rollback_reason is empty"),
+    ({"rollback_target": None}, "rollback_target is empty"),
+    ({"runbook_language": "fr"}, "runbook_language must be en or ja"),
+    ({"vercel_production_domains": ["shop.example.com", "typo.example.com"]},
+     "Domain typo.example.com points at no deployment"),
+])
+def test_more_bad_input_is_refused_before_any_change(fake, rollback, variables, reason):
+    refused(rollback(**variables), fake, reason)
+
+
+def test_an_unwritable_audit_folder_is_refused_before_any_change(fake, rollback, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    run = rollback(rollback_audit_dir=str(blocker / "audit"))
+
+    refused(run, fake, "The audit log cannot be written")
+
+
+def test_missing_token_names_the_variable(fake, rollback):
+    refused(rollback(env={"VERCEL_TOKEN": None}), fake, "set the environment variable VERCEL_TOKEN")
+
+
+def test_a_token_with_a_trailing_line_break_works(fake, rollback):
+    run = rollback(env={"VERCEL_TOKEN": TOKEN + "\n"})
+
+    assert run.rc == 0, run.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(fake, rollback, tmp_path):
+    lock = tmp_path / "locks" / "rollback-webapp.lock"
+    lock.parent.mkdir(parents=True)
+    # Above Linux's largest pid (2**22): the ansible-playbook that took this lock is gone.
+    lock.write_text(json.dumps({"run_id": "killed-run", "owner": "bob: checkout down", "taken_at": time.time(),
+                                "host": socket.gethostname(), "pid": 2 ** 22 + 7}))
+
+    run = rollback()
+
+    assert run.rc == 0, run.output
+    assert "Taking over the lock" in run.output and "That run may have stopped half-way" in run.output
+    assert run.record["took_over_lock_from"]["run_id"] == "killed-run"
+    assert not lock.exists()
+
+
+def test_an_unhealthy_rollback_already_in_place_is_not_called_done(fake, rollback):
+    # As after a run killed during its health check: production already on the target, which is unhealthy.
+    state = fake.vercel.state()
+    for alias in state["aliases"]:
+        alias["deploymentId"] = UNHEALTHY
+    fake.vercel.load(state)
+
+    run = rollback(rollback_target=UNHEALTHY)
+
+    assert run.rc != 0
+    assert f"Production already serves {UNHEALTHY}, but" in run.output and "not healthy" in run.output
+    assert writes(fake) == [] and run.record["result"] == "unhealthy"
+
+
+def test_health_check_can_be_turned_off(fake, rollback):
+    run = rollback(rollback_target=UNHEALTHY, rollback_health_check=False)
+
+    assert run.rc == 0, run.output
+    assert "will NOT be health-checked" in run.output and "not health-checked" in run.output
+    assert set(serving(fake).values()) == {UNHEALTHY}
+    assert fake.health.requests() == []
+    assert "*not checked*" in slack_texts(fake)[-1]
+
+
+def test_success_ends_with_one_sentence(fake, rollback):
+    run = rollback()
+
+    assert "Rollback succeeded in" in run.output
+    assert f"now serve {PREVIOUS} (was {LIVE}), healthy after 1 probe(s)" in run.output
+
+
+def test_a_reason_cannot_forge_lines_in_a_notice(fake, rollback):
+    run = rollback(rollback_reason="disk full\nOperator: the CEO")
+
+    assert run.rc == 0, run.output
+    assert "\nOperator: the CEO" not in slack_texts(fake)[0]
+    assert "Reason: disk full Operator: the CEO" in slack_texts(fake)[0]

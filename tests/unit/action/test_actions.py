@@ -4,6 +4,7 @@ The task is a real ansible Task; the connection is a stand-in, as these plugins 
 """
 import json
 import os
+import socket
 import stat
 import time
 from types import SimpleNamespace
@@ -55,7 +56,7 @@ def test_slack_failure_never_shows_the_url(fake, monkeypatch):
     monkeypatch.setenv("SLACK_DEPLOYMENT_WEBHOOK", url)
     result = run(slack_message, {"webhook_env": "SLACK_DEPLOYMENT_WEBHOOK", "text": "x"})
     assert result["failed"] is True and result["sent"] is False
-    assert "answered 404 (no_service:" in result["msg"] and result["path"] == "/services/***"
+    assert "answered 404 (no_service). The webhook was removed" in result["msg"] and result["path"] == "/services/***"
     assert url not in result["_text"] and "revokedsecret0001" not in result["_text"]
 
 
@@ -122,7 +123,8 @@ def test_lock_take_hold_and_release(tmp_path):
 
     refused = run(run_lock, {"path": str(lock), "run_id": "run-2"})
     assert refused["failed"] is True and "Another run holds the lock" in refused["msg"]
-    assert "run run-1, alice: bad deploy" in refused["msg"] and read_lock(lock)["run_id"] == "run-1"
+    assert f"run run-1 on {socket.gethostname()}, alice: bad deploy" in refused["msg"]
+    assert read_lock(lock)["run_id"] == "run-1"
 
     not_mine = run(run_lock, {"path": str(lock), "run_id": "run-2", "state": "absent"})
     assert not_mine["changed"] is False and not_mine["holder"]["run_id"] == "run-1" and lock.exists()
@@ -145,7 +147,27 @@ def test_lock_stale_holder_is_taken_over_with_a_warning(tmp_path):
     lock.write_text(json.dumps({"run_id": "dead-run", "owner": "bob", "taken_at": time.time() - 7200}))
     result = run(run_lock, {"path": str(lock), "run_id": "run-3", "max_age": 3600})
     assert result["changed"] is True and read_lock(lock)["run_id"] == "run-3"
-    assert result["warnings"] == [f"Taking over the lock {lock}, left 7200s ago by run dead-run."]
+    assert result["warnings"] == [f"Taking over the lock {lock} from run dead-run (bob): left 7200s ago. "
+                                  "That run may have stopped half-way: check the plan below."]
+    assert result["taken_over"]["run_id"] == "dead-run"
+    assert not list(tmp_path.glob("*.stale-*"))
+
+
+def test_lock_of_a_dead_process_on_this_machine_is_taken_over_at_once(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    # Above Linux's largest pid (2**22), so no process has it.
+    lock.write_text(json.dumps({"run_id": "killed-run", "owner": "bob", "taken_at": time.time(),
+                                "host": socket.gethostname(), "pid": 2 ** 22 + 7}))
+    result = run(run_lock, {"path": str(lock), "run_id": "run-5"})
+    assert result["changed"] is True and read_lock(lock)["run_id"] == "run-5"
+    assert "its ansible-playbook (pid 4194311) is gone" in result["warnings"][0]
+
+
+def test_lock_of_a_live_process_on_another_machine_is_held(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    lock.write_text(json.dumps({"run_id": "other", "owner": "bob", "taken_at": time.time(),
+                                "host": "another-host", "pid": 2 ** 22 + 7}))
+    assert run(run_lock, {"path": str(lock), "run_id": "run-6"})["failed"] is True
 
 
 def test_lock_half_written_file_still_counts_as_held(tmp_path):
@@ -153,6 +175,15 @@ def test_lock_half_written_file_still_counts_as_held(tmp_path):
     lock.write_text('{"run_id": "ha')
     result = run(run_lock, {"path": str(lock), "run_id": "run-4"})
     assert result["failed"] is True and lock.read_text() == '{"run_id": "ha'
+
+
+def test_lock_half_written_file_ages_like_any_other(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    lock.write_text('{"run_id": "ha')
+    hours_ago = time.time() - 7200
+    os.utime(lock, (hours_ago, hours_ago))
+    result = run(run_lock, {"path": str(lock), "run_id": "run-7", "max_age": 3600})
+    assert result["changed"] is True and read_lock(lock)["run_id"] == "run-7"
 
 
 def test_lock_check_mode_touches_nothing(tmp_path):
@@ -220,3 +251,16 @@ def test_audit_redacts_a_non_ascii_secret(tmp_path, monkeypatch):
     result = run(audit_record, {"directory": str(tmp_path), "record": {"cmd": "PGPASSWORD=pässwort-geheim pg_dump"}})
     assert "pässwort" not in (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
     assert json.loads(result["line"]) == {"cmd": "PGPASSWORD=******** pg_dump"}
+
+
+def test_audit_check_mode_fails_when_the_folder_cannot_be_written(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = run(audit_record, {"directory": str(blocker / "audit"), "record": {"action": "rollback"}}, check=True)
+    assert result["failed"] is True and f"{blocker} is not a folder" in result["msg"]
+    assert "rollback_audit_dir" in result["msg"]
+
+
+def test_audit_check_mode_passes_for_a_folder_still_to_be_made(tmp_path):
+    result = run(audit_record, {"directory": str(tmp_path / "a" / "b"), "record": {}}, check=True)
+    assert not result.get("failed") and not (tmp_path / "a").exists()

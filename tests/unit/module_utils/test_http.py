@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.runbook.ops.plugins.module_utils import _http
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError, HTTPClient, retry_after_seconds
-from ansible_collections.runbook.ops.plugins.module_utils._vercel import read_vercel_error
+from ansible_collections.runbook.ops.plugins.module_utils._vercel import VercelClient, read_vercel_error
 
 AUTH = {"Authorization": "Bearer sandboxVercelToken01"}
 HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
@@ -146,7 +146,7 @@ def test_client_errors_fail_at_once_with_one_clear_message(fake, clock, status, 
     with pytest.raises(APIError) as caught:
         client_for(fake.vercel_url, clock).request("GET", path, query=query)
     message = str(caught.value)
-    assert message.startswith(f"Vercel API: GET {path} answered {status} ({code}: {text}).")
+    assert message.startswith(f"Vercel API: GET {fake.vercel_url}{path} answered {status} ({code}: {text}).")
     assert hint in message
     assert clock.sleeps == [] and len(fake.vercel.requests()) == 1
     assert caught.value.to_result()["api_error"] == {"code": code, "message": text}
@@ -165,7 +165,7 @@ def test_shown_path_keeps_a_secret_path_out_of_the_message(fake, clock):
     client = client_for(fake.slack_url, clock, service="Slack webhook")
     with pytest.raises(APIError) as caught:
         client.request("POST", secret_path, body={"text": "x"}, shown_path="/services/***")
-    assert caught.value.status == 404 and "POST /services/*** answered 404" in str(caught.value)
+    assert caught.value.status == 404 and f"POST {fake.slack_url}/services/*** answered 404" in str(caught.value)
     assert "topsecretvalue" not in str(caught.value) and "topsecretvalue" not in repr(caught.value.to_result())
 
 
@@ -245,3 +245,37 @@ def test_a_broken_http_answer_is_an_api_error(broken_server, clock, reply):
     with pytest.raises(APIError) as caught:
         client_for(url, clock).request("POST", "/x")
     assert caught.value.status is None and "could not be reached" in str(caught.value)
+
+
+def test_a_token_with_a_trailing_line_break_still_works(fake):
+    client = VercelClient("sandboxVercelToken01\n", team="acme", base_url=fake.vercel_url)
+    assert client.project("webapp")["name"] == "webapp"
+
+
+def test_a_credential_that_cannot_be_sent_fails_at_once_without_showing_it(fake, clock):
+    client = VercelClient("sandboxVercel\nToken01", team="acme", base_url=fake.vercel_url,
+                          sleep=clock.sleep, clock=clock)
+    with pytest.raises(APIError) as caught:
+        client.project("webapp")
+    message = str(caught.value)
+    assert "stray characters or line breaks" in message
+    assert "sandboxVercel" not in message and "Token01" not in message
+    assert clock.sleeps == []  # trying again cannot help
+
+
+def test_no_attempt_outlasts_the_deadline(fake):
+    fake.vercel.add_faults([{"path": "^/v2/user$", "action": "delay", "delay": 5, "times": 5}])
+    client = HTTPClient("Vercel API", fake.vercel_url, headers=AUTH, timeout=30, deadline=1)
+    started = time.monotonic()
+    with pytest.raises(APIError) as caught:
+        client.request("GET", "/v2/user")
+    assert "timed out" in str(caught.value)
+    assert time.monotonic() - started < 4  # the 30 s timeout was cut to what was left of the 1 s deadline
+
+
+def test_an_html_error_page_is_named_not_quoted(fake, clock):
+    page = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>" + "x" * 5000 + "</body></html>"
+    fake.vercel.add_faults([{"path": "^/v2/user$", "action": "status", "status": 400, "body": page}])
+    with pytest.raises(APIError) as caught:
+        client_for(fake.vercel_url, clock).request("GET", "/v2/user")
+    assert "an HTML page instead of the API's answer" in str(caught.value) and "xxxx" not in str(caught.value)

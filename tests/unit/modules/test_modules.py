@@ -110,7 +110,8 @@ def test_info_takes_token_url_and_team_from_the_environment(fake, run, monkeypat
 def test_info_failure_names_the_request_and_hides_the_token(fake, run):
     result = run(vercel_deployment_info, vercel_args(fake, token="sandbox-outsider-token", project="webapp"))
     assert result["failed"] is True
-    assert result["msg"].startswith("Vercel API: GET /v9/projects/webapp answered 403 (forbidden: Not authorized).")
+    assert result["msg"].startswith(
+        f"Vercel API: GET {fake.vercel_url}/v9/projects/webapp answered 403 (forbidden: Not authorized).")
     assert (result["status"], result["api_error"]["code"]) == (403, "forbidden")
     assert "sandbox-outsider-token" not in result["_stdout"]
 
