@@ -18,6 +18,7 @@ def test_rolls_back_to_the_previous_ready_production_deployment(fake, rollback):
     started, succeeded = slack_texts(fake)
     assert "Rollback started" in started and PREVIOUS in started and LIVE in started
     assert "Rollback succeeded" in succeeded and "integration test" in succeeded
+    assert "\nHealth: 200 after 1 probe(s)\nRun: " in succeeded
     record = run.record
     assert record["result"] == "succeeded"
     assert record["before"] == BOTH_LIVE
