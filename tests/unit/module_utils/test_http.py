@@ -14,26 +14,6 @@ AUTH = {"Authorization": "Bearer sandboxVercelToken01"}
 HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 
 
-class FakeClock:
-    """Monotonic clock that only moves when the client sleeps; records every sleep."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
 def client_for(url, clock, service="Vercel API", **options):
     return HTTPClient(service, url, headers=AUTH, describe_error=read_vercel_error,
                       sleep=clock.sleep, clock=clock, **options)

@@ -4,21 +4,6 @@ import time
 from ansible_collections.runbook.ops.plugins.module_utils._probe import wait_until_healthy
 
 
-class FakeClock:
-    """Moves only when the prober sleeps, so waiting costs no real time."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def health(fake):
     return fake.health_url + "/api/health"
 
@@ -30,9 +15,8 @@ def test_healthy_at_the_first_probe(fake):
     assert verdict["reason"] == ""
 
 
-def test_unhealthy_until_the_deadline(fake):
+def test_unhealthy_until_the_deadline(fake, clock):
     fake.health.set_mode("fail")
-    clock = FakeClock()
 
     verdict = wait_until_healthy(health(fake), [200], wait=10, interval=2, clock=clock, sleep=clock.sleep)
 
@@ -42,9 +26,8 @@ def test_unhealthy_until_the_deadline(fake):
     assert clock.sleeps == [2, 2, 2, 2]
 
 
-def test_becomes_healthy_while_waiting(fake):
+def test_becomes_healthy_while_waiting(fake, clock):
     fake.health.add_faults([{"action": "status", "status": 502, "times": 2}])
-    clock = FakeClock()
 
     verdict = wait_until_healthy(health(fake), [200], wait=30, interval=1, clock=clock, sleep=clock.sleep)
 
