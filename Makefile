@@ -41,4 +41,4 @@ sandbox-down:
 	hack/sandbox.sh down
 
 clean: sandbox-down
-	rm -rf $(VENV) build .sandbox .cache tests/output .pytest_cache
+	rm -rf $(VENV) build .sandbox .cache .ansible tests/output .pytest_cache
