@@ -108,6 +108,11 @@ class VercelClient:
             following = (page.get("pagination") or {}).get("next")
             if not following:
                 return
+            if "until" in query and following >= query["until"]:
+                # Each page must start further back in time, or the listing would never end.
+                raise APIError(self.http.service, "GET", "/v6/deployments", 200,
+                               f"pagination did not move back in time (next={following} after until={query['until']})",
+                               hint="This is a fault of the API; run again later.", origin=self.http.base_url)
             query["until"] = following
 
     def alias(self, domain):

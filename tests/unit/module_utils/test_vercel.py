@@ -151,3 +151,14 @@ def test_bare_host(value, host):
 ])
 def test_is_rollback_candidate(deployment, candidate):
     assert is_rollback_candidate(deployment, older_than=200) is candidate
+
+
+def test_pagination_that_does_not_move_back_stops_with_an_error(fake):
+    stuck = {"deployments": [{"uid": "dpl_a"}], "pagination": {"count": 1, "next": 1700000000000, "prev": None}}
+    fake.vercel.add_faults([{"path": "^/v6/deployments$", "action": "status", "status": 200, "body": stuck,
+                             "times": 10}])
+    listing = VercelClient(TOKEN, team="acme", base_url=fake.vercel_url).deployment_pages("prj_webapp01")
+    assert next(listing) and next(listing)
+    with pytest.raises(APIError, match="pagination did not move back in time"):
+        next(listing)
+    assert len(fake.vercel.requests()) == 2
