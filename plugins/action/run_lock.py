@@ -19,6 +19,7 @@ ARGUMENT_SPEC = {
     "run_id": {"type": "str", "required": True},
     "owner": {"type": "str", "default": ""},
     "max_age": {"type": "int", "default": 3600},
+    "data": {"type": "dict", "default": {}},
 }
 
 
@@ -68,12 +69,20 @@ def why_stale(holder, max_age, now):
     return None
 
 
-def move_aside(path, run_id):
-    """Atomically remove a stale lock; False when another run got to it first."""
+def move_aside(path, run_id, stale):
+    """Atomically remove the stale lock that was read; False when another run got to it first."""
     aside = f"{path}.stale-{run_id}"
     try:
         os.rename(path, aside)
     except FileNotFoundError:
+        return False
+    if read_holder(aside) != stale:
+        # Between reading and renaming, another run replaced the stale lock with its own: give it back.
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        os.unlink(aside)
         return False
     os.unlink(aside)
     return True
@@ -87,7 +96,7 @@ def release(path, run_id, check_mode):
     return {"changed": ours, "holder": None if ours else holder}
 
 
-def acquire(path, run_id, owner, max_age, check_mode):
+def acquire(path, run_id, owner, max_age, data, check_mode):
     holder = read_holder(path)
     if holder is not None and holder.get("run_id") == run_id:
         return {"changed": False, "holder": holder}
@@ -102,18 +111,19 @@ def acquire(path, run_id, owner, max_age, check_mode):
                             f"on {holder.get('host', 'unknown host')}, {holder.get('owner') or 'owner unknown'}). "
                             "Nothing was changed. Wait for it to finish; if it died, remove the lock file.")}
         result["taken_over"] = holder
+        taking = "A confirmed run will take over" if check_mode else "Taking over"
         result["warnings"].append(
-            f"Taking over the lock {path} from run {holder.get('run_id')} ({holder.get('owner')}): {stale}. "
+            f"{taking} the lock {path} from run {holder.get('run_id')} ({holder.get('owner')}): {stale}. "
             "That run may have stopped half-way: check the plan below.")
 
     # The ansible-playbook process, parent of this worker: while it lives, the lock is held.
     mine = {"run_id": run_id, "owner": owner, "taken_at": time.time(), "host": socket.gethostname(),
-            "pid": os.getppid()}
+            "pid": os.getppid(), "data": data}
     result["holder"] = mine
     if check_mode:
         return result
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if (holder is not None and not move_aside(path, run_id)) or not take(path, mine):
+    if (holder is not None and not move_aside(path, run_id, holder)) or not take(path, mine):
         return {"failed": True, "holder": read_holder(path),
                 "msg": f"Another run took the lock {path} a moment ago. Nothing was changed."}
     return result
@@ -129,6 +139,6 @@ class ActionModule(ActionBase):
         if args["state"] == "absent":
             result.update(release(args["path"], args["run_id"], self._task.check_mode))
         else:
-            result.update(acquire(args["path"], args["run_id"], args["owner"], args["max_age"],
+            result.update(acquire(args["path"], args["run_id"], args["owner"], args["max_age"], args["data"],
                                   self._task.check_mode))
         return result

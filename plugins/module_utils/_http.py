@@ -167,7 +167,8 @@ class HTTPClient:
 
     def __init__(self, service, base_url, headers=None, timeout=DEFAULT_TIMEOUT,
                  deadline=DEFAULT_DEADLINE, validate_certs=True, ca_path=None,
-                 describe_error=None, hint=None, secrets=(), sleep=time.sleep, clock=time.monotonic):
+                 describe_error=None, hint=None, secrets=(), follow_redirects="none",
+                 sleep=time.sleep, clock=time.monotonic):
         self.service = service
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
@@ -180,6 +181,8 @@ class HTTPClient:
         self.secrets = sorted((secret for secret in secrets if secret and len(secret) >= 4), key=len, reverse=True)
         self.sleep = sleep
         self.clock = clock
+        # An API answers where it is asked; redirects are followed only where a caller says so.
+        self.follow_redirects = follow_redirects
         self.request_count = 0
         self._tls_context = None
 
@@ -244,7 +247,7 @@ class HTTPClient:
             self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
         try:
             raw = Request().open(method, url, data=data, headers=headers, timeout=timeout,
-                                 follow_redirects="none", use_proxy=True, use_netrc=False, context=self._tls_context)
+                                 follow_redirects=self.follow_redirects, use_proxy=True, use_netrc=False, context=self._tls_context)
             return self._response(raw.status, raw.headers, raw.read()), None, None
         except urllib.error.HTTPError as exc:
             return self._response(exc.code, exc.headers, exc.read() if exc.fp else b""), None, None

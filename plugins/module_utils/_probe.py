@@ -38,7 +38,9 @@ def wait_until_healthy(url, healthy_statuses, body_contains=None, wait=0.0, inte
     parts = urllib.parse.urlsplit(url)
     path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
     client = HTTPClient("Health check", f"{parts.scheme}://{parts.netloc}", timeout=timeout, deadline=0, validate_certs=validate_certs,
-                        ca_path=ca_path, headers={"Cache-Control": "no-cache"})
+                        ca_path=ca_path, headers={"Cache-Control": "no-cache"},
+                        # As a browser would: http:// to https://, a moved health path.
+                        follow_redirects="safe")
     started = clock()
     give_up_at = started + wait
     attempts = 0

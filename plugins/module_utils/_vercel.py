@@ -132,13 +132,24 @@ class VercelClient:
         return response.body if isinstance(response.body, dict) else {}
 
 
-def serving(client, domains):
-    """Map each domain to the id of the deployment it serves now (None when it has no alias)."""
+def aliases_of(client, domains):
+    """Each domain with the deployment and the project it serves now; both None when it has no alias."""
     result = {}
     for domain in domains:
-        alias = client.alias(domain)
-        result[domain] = (alias or {}).get("deploymentId") or ((alias or {}).get("deployment") or {}).get("id")
+        alias = client.alias(domain) or {}
+        result[domain] = {"deployment_id": alias.get("deploymentId") or (alias.get("deployment") or {}).get("id"),
+                          "project_id": alias.get("projectId")}
     return result
+
+
+def serving(aliases):
+    """Each domain with the id of the deployment it serves now."""
+    return {domain: alias["deployment_id"] for domain, alias in aliases.items()}
+
+
+def foreign(aliases, project_id):
+    """The domains that serve another project's deployment."""
+    return [domain for domain, alias in aliases.items() if alias["project_id"] not in (None, project_id)]
 
 
 def is_rollback_candidate(deployment, older_than):

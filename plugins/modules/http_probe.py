@@ -12,6 +12,7 @@ description:
   - Sends a GET to O(url) and says whether the answer is healthy, with its status and latency.
   - With O(wait), probes again every O(interval) seconds until the answer is healthy or O(wait) seconds
     have passed, whichever comes first; the deadline holds even when the endpoint hangs.
+  - Redirects are followed, as a browser would (for example from http:// to https://); the final answer counts.
   - An unhealthy endpoint is not a failure of the task; RV(healthy) says it, so the caller decides.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)

@@ -49,6 +49,12 @@ options:
     description: Who runs it and why, shown to a run that finds the lock held.
     type: str
     default: ""
+  data:
+    description:
+      - What the run wants a successor to know should it die holding the lock, for example the state
+        before its change. A run that takes the lock over gets it back in RV(taken_over).
+    type: dict
+    default: {}
   max_age:
     description:
       - Seconds after which a lock counts as left behind by a run that died; it is then taken over

@@ -12,7 +12,9 @@ description:
   - Reads where each domain points, then assigns only the domains that point elsewhere.
   - Vercel moves an alias in one step, so a domain never stops serving during the change; this module never
     deletes an alias to move it.
-  - Refuses a deployment that is not READY, or that belongs to another project than O(project).
+  - Refuses a deployment that is not READY, or that belongs to another project than O(project), and a
+    domain that serves another project's deployment.
+  - With O(expect), moves nothing unless every domain still serves what the caller last saw.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
@@ -39,8 +41,14 @@ options:
     required: true
   project:
     description:
-      - When set, the deployment must belong to this project (id or name), as a guard against a mistyped id.
+      - When set, the deployment must belong to this project (id or name), and no domain may serve another
+        project's deployment, as a guard against a mistyped id or domain.
     type: str
+  expect:
+    description:
+      - Each domain with the id of the deployment the caller saw it serve. When any domain serves something
+        else now, nothing is moved and the task fails, so two operators cannot overwrite each other's change.
+    type: dict
 notes:
   - When one domain fails to move, the module fails and RV(domains) tells which domains moved already,
     so the caller can put them back.
@@ -100,19 +108,23 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
 from ansible_collections.runbook.ops.plugins.module_utils._module import vercel_argument_spec, vercel_client
-from ansible_collections.runbook.ops.plugins.module_utils._vercel import serving, summarize
+from ansible_collections.runbook.ops.plugins.module_utils._vercel import aliases_of, foreign, serving, summarize
 
 
-def check_deployment(client, deployment, project):
-    """Why this deployment must not serve production, or None when it may."""
+def why_not(deployment, owner_id, aliases, expected):
+    """Why the domains must not be moved to this deployment, or None when they may."""
     if deployment["state"] != "READY":
         return f"Deployment {deployment['id']} is {deployment['state']}, not READY; only a READY deployment can serve."
-    if project:
-        # A project id needs no lookup; a name does.
-        owner_id = project if project.startswith("prj_") else client.project(project)["id"]
-        if deployment["project_id"] != owner_id:
-            return (f"Deployment {deployment['id']} belongs to project {deployment['project_id']}, "
-                    f"not to {project} ({owner_id}).")
+    if owner_id and deployment["project_id"] != owner_id:
+        return f"Deployment {deployment['id']} belongs to project {deployment['project_id']}, not to {owner_id}."
+    if owner_id and foreign(aliases, owner_id):
+        return (f"{', '.join(foreign(aliases, owner_id))} serve(s) another project's deployment; "
+                "this module will not take a domain from another project.")
+    changed_meanwhile = [domain for domain, deployment_id in (expected or {}).items()
+                         if domain in aliases and aliases[domain]["deployment_id"] != deployment_id]
+    if changed_meanwhile:
+        return (f"{', '.join(changed_meanwhile)} no longer serve(s) what was expected: production changed since "
+                "it was read (another rollback or deploy?). Nothing was changed; look again and run again.")
     return None
 
 
@@ -122,6 +134,7 @@ def main():
             deployment={"type": "str", "required": True},
             domains={"type": "list", "elements": "str", "required": True},
             project={"type": "str"},
+            expect={"type": "dict"},
         ),
         supports_check_mode=True,
     )
@@ -130,24 +143,29 @@ def main():
         module.fail_json(msg="domains must list at least one domain, with no empty entries.", domains=[])
 
     client = vercel_client(module)
-    plan = []
+    project = module.params["project"]
+    plan, moving = [], None
     try:
         deployment = summarize(client.deployment(module.params["deployment"]))
-        refusal = check_deployment(client, deployment, module.params["project"])
+        # A project id needs no lookup; a name does.
+        owner_id = project if not project or project.startswith("prj_") else client.project(project)["id"]
+        aliases = aliases_of(client, domains)
+        refusal = why_not(deployment, owner_id, aliases, module.params["expect"])
         if refusal:
             module.fail_json(msg=refusal, deployment=deployment, domains=[])
 
-        for domain, before in serving(client, domains).items():
+        for domain, before in serving(aliases).items():
             plan.append({"domain": domain, "before": before, "after": before, "changed": False})
         for entry in plan:
             if entry["before"] != deployment["id"]:
                 if not module.check_mode:
-                    client.assign_alias(deployment["id"], entry["domain"])
+                    moving = entry["domain"]
+                    client.assign_alias(deployment["id"], moving)
                 entry.update(after=deployment["id"], changed=True)
     except APIError as exc:
         # The entries say which domains moved already, so the caller can put those back.
-        module.fail_json(msg=str(exc), changed=any(entry["changed"] for entry in plan), domains=plan,
-                         **exc.to_result())
+        module.fail_json(msg=f"Moving {moving} failed: {exc}" if moving else str(exc),
+                         changed=any(entry["changed"] for entry in plan), domains=plan, **exc.to_result())
 
     changed = any(entry["changed"] for entry in plan)
     result = {"changed": changed, "deployment": deployment, "domains": plan}

@@ -183,6 +183,11 @@ serving:
   returned: success
   type: dict
   sample: {"shop.example.com": "dpl_89qyp1cskzkLrVicDaZoDbjyHuDJ"}
+foreign_domains:
+  description: Those of O(domains) that serve a deployment of another project than O(project).
+  returned: success
+  type: list
+  elements: str
 domains_disagree:
   description: True when the production domains point at different deployments.
   returned: success
@@ -198,6 +203,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
 from ansible_collections.runbook.ops.plugins.module_utils._module import vercel_argument_spec, vercel_client
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
+    aliases_of,
+    foreign,
     is_rollback_candidate,
     serving,
     summarize,
@@ -254,7 +261,8 @@ def main():
     client = vercel_client(module)
     try:
         project = client.project(params["project"])
-        serving_now = serving(client, params["domains"])
+        aliases = aliases_of(client, params["domains"])
+        serving_now = serving(aliases)
         current_id = live_deployment_id(project, serving_now, params["domains"])
         listed, latest, current, previous, pages, current_id = read_deployments(client, project["id"], params, current_id)
         if current is None and current_id:
@@ -274,6 +282,7 @@ def main():
         previous=previous,
         serving=serving_now,
         domains_disagree=len(set(serving_now.values())) > 1,
+        foreign_domains=foreign(aliases, project["id"]),
         pages_read=pages,
         **extra,
     )

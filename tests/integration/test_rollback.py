@@ -191,7 +191,7 @@ def test_rate_limit_storm_outlasting_the_deadline(fake, rollback):
 
 
 def test_a_second_rollback_meanwhile_is_refused(fake, rollback, tmp_path):
-    lock = tmp_path / "locks" / "rollback-webapp.lock"
+    lock = tmp_path / "locks" / "rollback-prj_webapp01.lock"  # named after the project id
     lock.parent.mkdir(parents=True)
     lock.write_text(json.dumps({"run_id": "other-run", "owner": "bob: checkout down", "taken_at": time.time()}))
 
@@ -199,6 +199,7 @@ def test_a_second_rollback_meanwhile_is_refused(fake, rollback, tmp_path):
 
     refused(run, fake, "Another run holds the lock")
     assert "bob: checkout down" in run.output
+    assert "Another run holds the lock" in rollback(vercel_project="prj_webapp01").output  # by id: the same lock
     assert json.loads(lock.read_text())["run_id"] == "other-run"  # the refused run left it alone
 
 
@@ -258,7 +259,7 @@ def test_a_token_with_a_trailing_line_break_works(fake, rollback):
 
 
 def test_the_lock_of_a_killed_run_is_taken_over(fake, rollback, tmp_path):
-    lock = tmp_path / "locks" / "rollback-webapp.lock"
+    lock = tmp_path / "locks" / "rollback-prj_webapp01.lock"  # named after the project id
     lock.parent.mkdir(parents=True)
     # Above Linux's largest pid (2**22): the ansible-playbook that took this lock is gone.
     lock.write_text(json.dumps({"run_id": "killed-run", "owner": "bob: checkout down", "taken_at": time.time(),
@@ -272,18 +273,44 @@ def test_the_lock_of_a_killed_run_is_taken_over(fake, rollback, tmp_path):
     assert not lock.exists()
 
 
-def test_an_unhealthy_rollback_already_in_place_is_not_called_done(fake, rollback):
-    # As after a run killed during its health check: production already on the target, which is unhealthy.
+def test_an_unhealthy_rollback_already_in_place_is_not_called_done(fake, rollback, tmp_path):
+    # As after a run killed during its health check: production already on the target, which is unhealthy,
+    # and the dead run's lock says what production served before it.
     state = fake.vercel.state()
     for alias in state["aliases"]:
         alias["deploymentId"] = UNHEALTHY
     fake.vercel.load(state)
+    lock = tmp_path / "locks" / "rollback-prj_webapp01.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"run_id": "killed-run", "owner": "bob", "taken_at": time.time(),
+                                "host": socket.gethostname(), "pid": 2 ** 22 + 7,
+                                "data": {"before": BOTH_LIVE, "target": UNHEALTHY}}))
 
     run = rollback(rollback_target=UNHEALTHY)
 
     assert run.rc != 0
     assert f"Production already serves {UNHEALTHY}, but" in run.output and "not healthy" in run.output
+    assert f"had moved production away from {LIVE}: to go back there, set rollback_target to it" in run.output
     assert writes(fake) == [] and run.record["result"] == "unhealthy"
+
+
+def test_a_domain_of_another_project_is_refused(fake, rollback):
+    state = fake.vercel.state()
+    state["domains"].append({"name": "blog.example.com", "teamId": "team_sandbox01", "projectId": "prj_other01"})
+    state["aliases"].append({"alias": "blog.example.com", "deploymentId": deployment(3), "uid": "alias_blog"})
+    fake.vercel.load(state)
+
+    run = rollback(vercel_production_domains=["shop.example.com", "www.shop.example.com", "blog.example.com"])
+
+    assert run.rc != 0 and "Domain blog.example.com serves a deployment of another project" in run.output
+    assert writes(fake) == [] and serving(fake)["blog.example.com"] == deployment(3)
+
+
+def test_a_survey_answer_of_previous_is_understood_however_written(fake, rollback):
+    run = rollback(rollback_target=" Previous ")
+
+    assert run.rc == 0, run.output
+    assert serving(fake)["shop.example.com"] == PREVIOUS
 
 
 def test_health_check_can_be_turned_off(fake, rollback):

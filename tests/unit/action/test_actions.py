@@ -264,3 +264,24 @@ def test_audit_check_mode_fails_when_the_folder_cannot_be_written(tmp_path):
 def test_audit_check_mode_passes_for_a_folder_still_to_be_made(tmp_path):
     result = run(audit_record, {"directory": str(tmp_path / "a" / "b"), "record": {}}, check=True)
     assert not result.get("failed") and not (tmp_path / "a").exists()
+
+
+def test_lock_taken_by_another_run_after_it_was_read_as_stale_is_given_back(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    stale = {"run_id": "dead-run", "owner": "bob", "taken_at": time.time() - 7200}
+    fresh = {"run_id": "run-a", "owner": "alice", "taken_at": time.time()}
+    lock.write_text(json.dumps(fresh))  # run A replaced the stale lock after this run read it
+
+    assert run_lock.move_aside(str(lock), "run-b", stale) is False
+    assert read_lock(lock) == fresh and not list(tmp_path.glob("*.stale-*"))
+
+
+def test_lock_keeps_the_data_for_a_successor(tmp_path):
+    lock = tmp_path / "rollback.lock"
+    before = {"shop.example.com": "dpl_before"}
+    run(run_lock, {"path": str(lock), "run_id": "run-8", "data": {"before": before}, "max_age": 0})
+    time.sleep(0.01)
+
+    successor = run(run_lock, {"path": str(lock), "run_id": "run-9", "max_age": 0})
+
+    assert successor["taken_over"]["data"] == {"before": before}

@@ -57,3 +57,14 @@ def test_a_hanging_endpoint_cannot_stretch_the_deadline(fake):
 
     assert verdict["healthy"] is False and "timed out" in verdict["reason"]
     assert time.monotonic() - started < 4  # far below the endpoint's 5 s hang and the 30 s timeout
+
+
+def test_redirects_are_followed_to_the_final_answer(fake):
+    # An old health path that now redirects: the answer at the end of the redirect is the verdict.
+    fake.health.add_faults([{"action": "status", "status": 308,
+                             "headers": {"Location": fake.health_url + "/api/health"}, "body": ""}])
+
+    verdict = wait_until_healthy(fake.health_url + "/old-health", [200])
+
+    assert verdict["healthy"] is True and verdict["status"] == 200
+    assert [r["path"] for r in fake.health.requests()] == ["/old-health", "/api/health"]

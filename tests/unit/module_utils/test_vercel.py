@@ -4,7 +4,9 @@ import pytest
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
     VercelClient,
+    aliases_of,
     bare_host,
+    foreign,
     is_rollback_candidate,
     serving,
     summarize,
@@ -99,10 +101,13 @@ def test_assign_alias_refusal_is_an_api_error(fake):
     assert fake.vercel.alias_target("shop.example.com")["id"] == LIVE["id"]
 
 
-def test_serving_maps_each_domain(fake):
+def test_aliases_of_each_domain_and_what_they_serve(fake):
     client(fake).assign_alias(PREVIOUS_GOOD["id"], "www.shop.example.com")
-    assert serving(client(fake), DOMAINS + ["none.example.com"]) == {
+    aliases = aliases_of(client(fake), DOMAINS + ["none.example.com"])
+    assert serving(aliases) == {
         "shop.example.com": LIVE["id"], "www.shop.example.com": PREVIOUS_GOOD["id"], "none.example.com": None}
+    assert aliases["shop.example.com"]["project_id"] == "prj_webapp01"
+    assert foreign(aliases, "prj_webapp01") == [] and foreign(aliases, "prj_other01") == DOMAINS
 
 
 def test_non_json_answer_is_an_api_error(fake):

@@ -124,8 +124,9 @@ def test_info_refuses_bad_limits_before_any_request(fake, run):
 
 # ----- vercel_alias --------------------------------------------------------------------------
 
-def alias_args(fake, deployment=PREVIOUS_GOOD["id"], domains=None):
-    return vercel_args(fake, deployment=deployment, project="webapp", domains=DOMAINS if domains is None else domains)
+def alias_args(fake, deployment=PREVIOUS_GOOD["id"], domains=None, **options):
+    return vercel_args(fake, deployment=deployment, project="webapp", domains=DOMAINS if domains is None else domains,
+                       **options)
 
 
 def test_alias_check_mode_changes_nothing(fake, run):
@@ -163,7 +164,7 @@ def test_alias_moves_only_the_domains_that_need_it(fake, run):
 @pytest.mark.parametrize("deployment, reason", [
     (next(d for d in WEBAPP if d["state"] == "BUILDING"), "is BUILDING, not READY"),
     (DEPLOYMENTS[1], "is ERROR, not READY"),
-    (DEPLOYMENTS[3], "belongs to project prj_other01, not to webapp (prj_webapp01)"),
+    (DEPLOYMENTS[3], "belongs to project prj_other01, not to prj_webapp01"),
 ])
 def test_alias_refuses_an_unfit_deployment_and_changes_nothing(fake, run, deployment, reason):
     result = run(vercel_alias, alias_args(fake, deployment=deployment["id"]))
@@ -190,3 +191,33 @@ def test_alias_failing_part_way_reports_changed_truthfully(fake, run):
     result = run(vercel_alias, alias_args(fake))
     assert [d["changed"] for d in result["domains"]] == [True, False]
     assert result["changed"] is True
+
+
+def test_alias_will_not_take_a_domain_from_another_project(fake, run):
+    state = fake.vercel.state()
+    state["domains"].append({"name": "blog.example.com", "teamId": "team_sandbox01", "projectId": "prj_other01"})
+    state["aliases"].append({"alias": "blog.example.com", "deploymentId": DEPLOYMENTS[3]["id"], "uid": "alias_blog"})
+    fake.vercel.load(state)
+
+    result = run(vercel_alias, alias_args(fake, domains=DOMAINS + ["blog.example.com"]))
+
+    assert result["failed"] is True and "blog.example.com serve(s) another project's deployment" in result["msg"]
+    assert [r for r in fake.vercel.requests() if r["method"] == "POST"] == []
+
+
+def test_alias_moves_nothing_when_production_changed_since_it_was_read(fake, run):
+    expected = {DOMAINS[0]: PREVIOUS_GOOD["id"], DOMAINS[1]: LIVE["id"]}  # what another run would have seen
+
+    result = run(vercel_alias, alias_args(fake, deployment=DEPLOYMENTS[13]["id"], expect=expected))
+
+    assert result["failed"] is True and "shop.example.com no longer serve(s) what was expected" in result["msg"]
+    assert [r for r in fake.vercel.requests() if r["method"] == "POST"] == []
+
+
+def test_alias_failure_names_the_domain(fake, run):
+    fake.vercel.add_faults([{"method": "POST", "action": "status", "status": 409,
+                             "body": {"error": {"code": "conflict", "message": "alias in use"}}}])
+
+    result = run(vercel_alias, alias_args(fake))
+
+    assert result["failed"] is True and result["msg"].startswith("Moving shop.example.com failed: Vercel API: POST")
