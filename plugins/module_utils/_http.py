@@ -242,8 +242,8 @@ class HTTPClient:
         """One attempt: ``(response, None, None)`` when the service answered, else
         ``(None, error, retryable)`` where retryable is True, False or "if idempotent"."""
         self.request_count += 1
-        if self._tls_context is None:
-            # Loading the CA store costs tens of milliseconds; do it once per client, not per request.
+        if self._tls_context is None and url.startswith("https:"):
+            # Loading the CA store costs tens of milliseconds; do it once per client, and only for TLS.
             self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)
         try:
             raw = Request().open(method, url, data=data, headers=headers, timeout=timeout,

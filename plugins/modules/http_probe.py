@@ -13,7 +13,8 @@ description:
   - With O(wait), probes again every O(interval) seconds until the answer is healthy or O(wait) seconds
     have passed, whichever comes first; the deadline holds even when the endpoint hangs.
   - Redirects are followed, as a browser would (for example from http:// to https://); the final answer counts.
-  - An unhealthy endpoint is not a failure of the task; RV(healthy) says it, so the caller decides.
+  - An unhealthy endpoint is not a failure of the task unless O(fail_unhealthy) says so; RV(healthy) says
+    it, so the caller decides.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
@@ -51,6 +52,10 @@ options:
     description: Seconds one probe may take; never more than what is left of O(wait).
     type: float
     default: 5
+  fail_unhealthy:
+    description: Fail the task, with the verdict, when the endpoint is not healthy in the end.
+    type: bool
+    default: false
   validate_certs:
     description: Whether to verify the endpoint's TLS certificate.
     type: bool
@@ -119,6 +124,7 @@ def main():
             "wait": {"type": "float", "default": 0},
             "interval": {"type": "float", "default": 2},
             "timeout": {"type": "float", "default": 5},
+            "fail_unhealthy": {"type": "bool", "default": False},
             "validate_certs": {"type": "bool", "default": True},
             "ca_path": {"type": "path"},
         },
@@ -132,6 +138,10 @@ def main():
 
     verdict = wait_until_healthy(params["url"], params["status"], params["body_contains"], params["wait"],
                                  params["interval"], params["timeout"], params["validate_certs"], params["ca_path"])
+    if params["fail_unhealthy"] and not verdict["healthy"]:
+        waited = f" within {params['wait']:g} s" if params["wait"] else ""
+        module.fail_json(msg=f"{params['url']} did not become healthy{waited} ({verdict['attempts']} probe(s), "
+                             f"last: {verdict['reason']}).", **verdict)
     module.exit_json(changed=False, **verdict)
 
 
