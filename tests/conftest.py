@@ -11,12 +11,12 @@ for entry in (REPO_ROOT / "collections", REPO_ROOT):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from tests.fakes import FakeServices  # noqa: E402  (needs the path above)
-
 
 @pytest.fixture(scope="session")
 def fakes():
     """The Vercel, Slack and health fakes on 127.0.0.1, started once per session."""
+    from tests.fakes import FakeServices  # importable once the path above is set
+
     with FakeServices() as services:
         yield services
 
