@@ -19,7 +19,10 @@ version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
+  - runbook.ops.attributes.action
 attributes:
+  action:
+    support: full
   check_mode:
     support: full
     details: Read-only; it probes in check mode too.
@@ -63,6 +66,9 @@ options:
   ca_path:
     description: A PEM file of certificate authorities to trust.
     type: path
+notes:
+  - Runs on the controller (or the AWX execution node), so it sees the application from outside, as its
+    users and the API calls of this collection do.
 seealso:
   - module: ansible.builtin.uri
 """
@@ -109,41 +115,3 @@ elapsed:
   returned: always
   type: float
 """
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.runbook.ops.plugins.module_utils._probe import wait_until_healthy
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "url": {"type": "str", "required": True},
-            "status": {"type": "list", "elements": "int", "default": [200]},
-            "body_contains": {"type": "str"},
-            "wait": {"type": "float", "default": 0},
-            "interval": {"type": "float", "default": 2},
-            "timeout": {"type": "float", "default": 5},
-            "fail_unhealthy": {"type": "bool", "default": False},
-            "validate_certs": {"type": "bool", "default": True},
-            "ca_path": {"type": "path"},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not params["url"].startswith(("http://", "https://")):
-        module.fail_json(msg=f"url must be an http(s) URL, not {params['url']!r}.")
-    if params["wait"] < 0 or params["interval"] <= 0 or params["timeout"] <= 0:
-        module.fail_json(msg="wait must be 0 or more, interval and timeout more than 0.")
-
-    verdict = wait_until_healthy(params["url"], params["status"], params["body_contains"], params["wait"],
-                                 params["interval"], params["timeout"], params["validate_certs"], params["ca_path"])
-    if params["fail_unhealthy"] and not verdict["healthy"]:
-        waited = f" within {params['wait']:g} s" if params["wait"] else ""
-        module.fail_json(msg=f"{params['url']} did not become healthy{waited} ({verdict['attempts']} probe(s), "
-                             f"last: {verdict['reason']}).", **verdict)
-    module.exit_json(changed=False, **verdict)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""The controller-side plugins (slack_message, run_lock, audit_record): each ActionModule.run(), in-process.
+"""The controller-side plugins (slack_message, run_lock, audit_record, http_probe): each ActionModule.run(), in-process.
 
 The task is a real ansible Task; the connection is a stand-in, as these plugins never use one.
 """
@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 
-from ansible_collections.runbook.ops.plugins.action import audit_record, run_lock, slack_message
+from ansible_collections.runbook.ops.plugins.action import audit_record, http_probe, run_lock, slack_message
 
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 HOOK_SECRET = "sandboxsecretincident0001"
@@ -285,3 +285,25 @@ def test_lock_keeps_the_data_for_a_successor(tmp_path):
     successor = run(run_lock, {"path": str(lock), "run_id": "run-9", "max_age": 0})
 
     assert successor["taken_over"]["data"] == {"before": before}
+
+
+# ----- http_probe -------------------------------------------------------------------------------
+
+def test_probe_returns_the_verdict_as_data(fake):
+    fake.health.set_mode("fail")
+    result = run(http_probe, {"url": fake.health_url + "/api/health"})
+    assert not result.get("failed") and result["healthy"] is False and result["status"] == 503
+
+
+def test_probe_fails_when_asked_to_with_the_verdict_in_one_sentence(fake):
+    fake.health.set_mode("fail")
+    result = run(http_probe, {"url": fake.health_url + "/api/health", "wait": 0.2, "interval": 0.1,
+                              "fail_unhealthy": True})
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"{fake.health_url}/api/health did not become healthy within 0.2 s (")
+    assert "last: answered 503, expected one of 200)." in result["msg"]
+
+
+def test_probe_refuses_what_is_not_an_http_url():
+    result = run(http_probe, {"url": "shop.example.com/api/health"})
+    assert result["failed"] is True and "must be an http(s) URL" in result["msg"]
