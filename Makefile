@@ -25,7 +25,7 @@ integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ansible-lint --profile production
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-lint --profile production
 
 sanity: $(VENV)/.installed
 	hack/sanity.sh
