@@ -11,6 +11,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 command -v git >/dev/null || missing+=(git)
 # ansible-test sanity lints the shell scripts with it.
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The throwaway PostgreSQL clusters of the tests run on the installed server binaries.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.
 command -v npm >/dev/null || missing+=(nodejs npm)
 

@@ -26,3 +26,13 @@ def fake(fakes):
     """The same fakes, back to the sandbox seed with no faults and an empty request log."""
     fakes.reset()
     return fakes
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1, started once per session and removed at the end."""
+    from tests.postgres_cluster import ThrowawayCluster  # importable once the path above is set
+
+    cluster = ThrowawayCluster()
+    yield cluster
+    cluster.stop()

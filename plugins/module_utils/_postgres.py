@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""PostgreSQL connections and the version checks that keep pg_dump and pg_restore honest.
+
+Private to this collection: the interface may change in any release.
+
+Connections come from a DSN (``DATABASE_URL``) and/or discrete options; the discrete ones win.
+Client programs get the same settings through libpq's environment variables, so that no
+password ever stands in a process's arguments.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+try:
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+except ImportError:  # the module reports it with missing_required_lib
+    psycopg2 = None
+
+# Discrete option name -> libpq keyword, and the environment variable libpq reads it from.
+LIBPQ = {
+    "host": ("host", "PGHOST"),
+    "port": ("port", "PGPORT"),
+    "user": ("user", "PGUSER"),
+    "password": ("password", "PGPASSWORD"),
+    "database": ("dbname", "PGDATABASE"),
+    "sslmode": ("sslmode", "PGSSLMODE"),
+    "sslrootcert": ("sslrootcert", "PGSSLROOTCERT"),
+}
+
+
+class PostgresError(Exception):
+    """A PostgreSQL step failed; ``str()`` is the line an operator reads."""
+
+
+def connection_settings(dsn=None, **options):
+    """libpq keywords from a DSN, with the discrete options that are set taking precedence."""
+    settings = {}
+    if dsn:
+        try:
+            settings.update(parse_dsn(dsn))
+        except psycopg2.ProgrammingError:
+            # The DSN holds the password: say what is wrong without repeating it.
+            raise PostgresError("The database URL (DATABASE_URL) cannot be read as a PostgreSQL connection "
+                                "string; check its form: postgresql://user:password@host:port/database.") from None
+    for option, value in options.items():
+        if value not in (None, ""):
+            settings[LIBPQ[option][0]] = str(value)
+    return settings
+
+
+def client_environment(settings):
+    """libpq's environment variables for a client program, so that no secret is in its arguments."""
+    by_keyword = dict(LIBPQ.values())
+    return {by_keyword[key]: value for key, value in settings.items() if key in by_keyword}
+
+
+def describe(settings):
+    """Where a connection goes, without its password."""
+    return (f"{settings.get('user', '(default user)')}@{settings.get('host', '(local socket)')}:"
+            f"{settings.get('port', 5432)}/{settings.get('dbname', '(default database)')}")
+
+
+def connect(settings, autocommit=False):
+    try:
+        connection = psycopg2.connect(**settings)
+    except psycopg2.OperationalError as exc:
+        # libpq's message names the host and the reason, never the password.
+        reason = " ".join(str(exc).split())
+        raise PostgresError(f"Cannot connect to {describe(settings)}: {reason}") from None
+    connection.autocommit = autocommit
+    return connection
+
+
+def server_version(connection):
+    """The server's version as a number, 150018 for 15.18."""
+    return connection.server_version
+
+
+def client_version(program):
+    """A client program's version as a number, from ``--version``: ``pg_dump (PostgreSQL) 15.18`` gives 150018."""
+    try:
+        output = subprocess.run([program, "--version"], check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise PostgresError(f"Cannot run {program} --version: {exc}. Install the PostgreSQL client programs.") from None
+    found = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", output)
+    if not found:
+        raise PostgresError(f"{program} --version printed {output.strip()!r}, which names no PostgreSQL version.")
+    return int(found.group(1)) * 10000 + int(found.group(2) or 0)
+
+
+def readable(version):
+    """150018 -> '15.18'."""
+    return f"{version // 10000}.{version % 10000}"
+
+
+def check_client(program, server):
+    """Refuse a client program older than the server: pg_dump cannot dump a newer server correctly."""
+    client = client_version(program)
+    if client // 10000 < server // 10000:
+        raise PostgresError(f"{program} is version {readable(client)}, older than the server's {readable(server)}: "
+                            f"install the client programs of PostgreSQL {server // 10000} or newer and point "
+                            "the module at them.")
+    return client
