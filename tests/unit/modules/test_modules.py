@@ -2,10 +2,8 @@
 
 slack_message, run_lock and audit_record are action plugins: see tests/unit/action/test_actions.py.
 """
-import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.runbook.ops.plugins.modules import vercel_alias, vercel_deployment_info
 from tests.fakes import SANDBOX_SEED, load_seed
@@ -19,21 +17,6 @@ LIVE = DEPLOYMENTS[0]
 # Newest READY production deployment of webapp older than LIVE; skips an ERROR, a preview and another project's.
 PREVIOUS_GOOD = next(d for d in WEBAPP[1:] if d["state"] == "READY" and d.get("target") == "production")
 DOMAINS = ["shop.example.com", "www.shop.example.com"]
-
-
-@pytest.fixture
-def run(capsys):
-    """Run ``module.main()`` with ``args``; return the parsed result it printed."""
-    def run_module(module, args, check=False, diff=False):
-        with patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": diff}):
-            with pytest.raises(SystemExit) as exited:
-                module.main()
-        out = capsys.readouterr().out
-        result = json.loads(out)
-        result["_stdout"] = out
-        assert (exited.value.code == 0) is not result.get("failed", False)
-        return result
-    return run_module
 
 
 def vercel_args(fake, **args):

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Verified pg_dump backups: written under a temporary name, checked, then named; checksummed; pruned.
+
+Private to this collection: the interface may change in any release.
+
+A backup counts as verified when its SHA-256 manifest stands beside it; the manifest is written
+only after pg_restore has read the archive's table of contents.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError
+
+NAME = re.compile(r"^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)\.dump$")
+STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def backup_name(database, now):
+    return f"{database}_{now.strftime(STAMP)}.dump"
+
+
+def sha256_lines(path):
+    """``sha256sum`` lines for a file, or for every file of a directory archive."""
+    folder = os.path.dirname(path)
+    files = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, name) for root, dummy, names in os.walk(path) for name in names)
+    lines = []
+    for name in files:
+        digest = hashlib.sha256()
+        with open(name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        lines.append(f"{digest.hexdigest()}  {os.path.relpath(name, folder)}")
+    return lines
+
+
+def size_of(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, name)) for root, dummy, names in os.walk(path) for name in names)
+
+
+def remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.unlink(path)
+
+
+def table_of_contents(pg_restore, archive, environment):
+    """How many entries pg_restore reads in the archive's table of contents."""
+    done = subprocess.run([pg_restore, "--list", archive], capture_output=True, text=True, env=environment,
+                          check=False)
+    if done.returncode != 0:
+        raise PostgresError(f"pg_restore cannot read the new archive: {done.stderr.strip() or done.returncode}.")
+    return sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";"))
+
+
+def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, now=None):
+    """Dump, verify and name one backup; return what a module reports. Leaves nothing behind on failure."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    name = backup_name(database, now)
+    final = os.path.join(directory, name)
+    partial = os.path.join(directory, f".{name}.partial")
+    command = [pg_dump, "--format", archive_format, "--file", partial, "--no-password"]
+    if archive_format == "directory":
+        command += ["--jobs", str(jobs)]
+
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+        problems = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+        if done.returncode != 0 or problems:
+            reason = " ".join((problems or done.stderr.splitlines() or [f"exit status {done.returncode}"])[:3])
+            raise PostgresError(f"pg_dump of {database} failed: {reason}")
+        if size_of(partial) == 0:
+            raise PostgresError(f"pg_dump of {database} wrote an empty archive.")
+        entries = table_of_contents(pg_restore, partial, environment)
+        if entries == 0:
+            raise PostgresError(f"The archive of {database} has an empty table of contents.")
+        os.rename(partial, final)
+    except BaseException:
+        remove(partial)
+        raise
+
+    lines = sha256_lines(final)
+    manifest = final + ".sha256"
+    with open(manifest + ".partial", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.rename(manifest + ".partial", manifest)
+    return {
+        "path": final,
+        "manifest": manifest,
+        "size": size_of(final),
+        "checksum": hashlib.sha256("\n".join(lines).encode()).hexdigest() if len(lines) > 1 else lines[0].split()[0],
+        "toc_entries": entries,
+        "duration": round(time.monotonic() - started, 3),
+        "warnings": [line for line in done.stderr.splitlines() if line.strip()],
+    }
+
+
+def verified_backups(directory, database):
+    """This database's backups that have a manifest, newest first, as ``(time, path)``."""
+    found = []
+    for name in os.listdir(directory):
+        match = NAME.match(name)
+        if match and match.group("database") == database and os.path.exists(os.path.join(directory, name + ".sha256")):
+            stamp = datetime.datetime.strptime(match.group("stamp"), STAMP).replace(tzinfo=datetime.timezone.utc)
+            found.append((stamp, os.path.join(directory, name)))
+    return sorted(found, reverse=True)
+
+
+def prune(directory, database, keep_count=None, keep_days=None, now=None, check_mode=False):
+    """Remove verified backups beyond the count or older than the age; never the newest one."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    backups = verified_backups(directory, database)
+    doomed = []
+    for position, (stamp, path) in enumerate(backups[1:], start=1):
+        too_many = keep_count is not None and position >= keep_count
+        too_old = keep_days is not None and (now - stamp).total_seconds() > keep_days * 86400
+        if too_many or too_old:
+            doomed.append(path)
+    if not check_mode:
+        for path in doomed:
+            remove(path)
+            remove(path + ".sha256")
+    return doomed

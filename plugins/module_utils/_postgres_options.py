@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Connection options of the PostgreSQL modules, read from libpq's own environment variables too.
+
+Private to this collection: the interface may change in any release.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import connection_settings, psycopg2
+
+
+def postgres_argument_spec(**options):
+    spec = {
+        "dsn": {"type": "str", "no_log": True, "fallback": (env_fallback, ["DATABASE_URL"])},
+        "host": {"type": "str", "fallback": (env_fallback, ["PGHOST"])},
+        "port": {"type": "int", "fallback": (env_fallback, ["PGPORT"])},
+        "user": {"type": "str", "fallback": (env_fallback, ["PGUSER"])},
+        "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PGPASSWORD"])},
+        "database": {"type": "str", "fallback": (env_fallback, ["PGDATABASE"])},
+        "sslmode": {"type": "str", "fallback": (env_fallback, ["PGSSLMODE"])},
+    }
+    spec.update(options)
+    return spec
+
+
+def postgres_settings(module):
+    """libpq settings from the module's options, or a clear failure when psycopg2 is missing."""
+    if psycopg2 is None:
+        module.fail_json(msg=missing_required_lib("psycopg2"))
+    return connection_settings(module.params["dsn"], **{name: module.params[name] for name in
+                                                        ("host", "port", "user", "password", "database", "sslmode")})

@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_backup
+short_description: Take a verified pg_dump backup of a PostgreSQL database, with a checksum and retention
+description:
+  - Dumps O(database) with C(pg_dump) into O(backup_dir), named C(<database>_<UTC time>.dump).
+  - The archive is written under a temporary name and gets its final name only once it is verified
+    (exit status, no error on stderr, not empty, and C(pg_restore --list) reads a table of contents
+    with entries). A SHA-256 manifest (C(.sha256), in C(sha256sum) format) is then written beside it;
+    a backup counts as verified when it has one.
+  - After a verified backup, older verified backups of the database beyond O(keep_count) or older than
+    O(keep_days) are removed, but never the newest one. After a failure nothing is removed and no file
+    is left under a final name.
+  - A C(pg_dump) or C(pg_restore) older than the server is refused, with both versions named.
+version_added: 0.1.0
+author: runbook.ops maintainers (@runbook-ops)
+extends_documentation_fragment:
+  - runbook.ops.attributes
+  - runbook.ops.postgres
+attributes:
+  check_mode:
+    support: full
+    details: Connects and checks the client versions, then reports the backup it would take and what it
+      would prune; writes and removes nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every run takes a new backup.
+options:
+  backup_dir:
+    description: Folder of the backups. It is created, readable by its owner only, when missing.
+    type: path
+    default: /backup
+  format:
+    description: V(custom) (one file) or V(directory) (one folder, dumped with O(jobs) parallel jobs).
+    type: str
+    choices: [custom, directory]
+    default: custom
+  jobs:
+    description: Parallel jobs for the V(directory) format.
+    type: int
+    default: 1
+  keep_count:
+    description: Keep at most this many verified backups of the database, the new one included.
+    type: int
+  keep_days:
+    description: Remove verified backups older than this many days (never the newest one).
+    type: float
+  pg_dump:
+    description: The C(pg_dump) program to run.
+    type: path
+    default: pg_dump
+  pg_restore:
+    description: The C(pg_restore) program that verifies the archive.
+    type: path
+    default: pg_restore
+notes:
+  - Runs on the host of the task, usually one of the C(db) group, or the controller with a O(dsn) for a
+    managed database.
+"""
+
+EXAMPLES = r"""
+- name: Back up the shop's database, keeping a week of backups
+  runbook.ops.postgres_backup:
+    dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
+    backup_dir: /backup
+    keep_days: 7
+  register: backup
+
+- name: A large database, in parallel
+  runbook.ops.postgres_backup:
+    host: db1.internal
+    user: backup
+    database: shop
+    format: directory
+    jobs: 4
+    keep_count: 10
+"""
+
+RETURN = r"""
+path:
+  description: The backup (in check mode, the one it would write).
+  returned: always
+  type: str
+  sample: /backup/shop_20261204T031500Z.dump
+manifest:
+  description: The SHA-256 manifest beside it.
+  returned: when a backup was taken
+  type: str
+size:
+  description: Size of the backup in bytes.
+  returned: when a backup was taken
+  type: int
+checksum:
+  description: SHA-256 of the archive (of the manifest's lines, for the directory format).
+  returned: when a backup was taken
+  type: str
+toc_entries:
+  description: Entries in the archive's table of contents.
+  returned: when a backup was taken
+  type: int
+duration:
+  description: Seconds the dump and its verification took.
+  returned: when a backup was taken
+  type: float
+server_version:
+  description: The server's version.
+  returned: always
+  type: str
+  sample: "15.18"
+pg_dump_version:
+  description: The version of the C(pg_dump) that ran.
+  returned: always
+  type: str
+pruned:
+  description: Older backups removed by the retention rules (in check mode, that would be removed).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import datetime
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name, dump, prune
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
+    PostgresError,
+    check_client,
+    client_environment,
+    connect,
+    readable,
+)
+from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
+    postgres_argument_spec,
+    postgres_settings,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=postgres_argument_spec(
+            backup_dir={"type": "path", "default": "/backup"},
+            format={"type": "str", "choices": ["custom", "directory"], "default": "custom"},
+            jobs={"type": "int", "default": 1},
+            keep_count={"type": "int"},
+            keep_days={"type": "float"},
+            pg_dump={"type": "path", "default": "pg_dump"},
+            pg_restore={"type": "path", "default": "pg_restore"},
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["jobs"] < 1 or (params["keep_count"] is not None and params["keep_count"] < 1) \
+            or (params["keep_days"] is not None and params["keep_days"] < 0):
+        module.fail_json(msg="jobs and keep_count must be at least 1, keep_days 0 or more.")
+
+    settings = postgres_settings(module)
+    try:
+        connection = connect(settings)
+        database = connection.info.dbname
+        server = connection.server_version
+        connection.close()
+        client = check_client(params["pg_dump"], server)
+        check_client(params["pg_restore"], server)
+        versions = {"server_version": readable(server), "pg_dump_version": readable(client)}
+
+        directory = params["backup_dir"]
+        if module.check_mode:
+            planned = os.path.join(directory, backup_name(database, datetime.datetime.now(datetime.timezone.utc)))
+            pruned = prune(directory, database, params["keep_count"], params["keep_days"], check_mode=True) \
+                if os.path.isdir(directory) else []
+            module.exit_json(changed=True, path=planned, pruned=pruned, **versions)
+
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        environment = {**os.environ, **client_environment({**settings, "dbname": database})}
+        backup = dump(params["pg_dump"], params["pg_restore"], directory, database, params["format"],
+                      params["jobs"], environment)
+        pruned = prune(directory, database, params["keep_count"], params["keep_days"])
+    except (PostgresError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+
+    for line in backup.pop("warnings"):
+        module.warn(f"pg_dump: {line}")
+    module.exit_json(changed=True, pruned=pruned, **backup, **versions)
+
+
+if __name__ == "__main__":
+    main()

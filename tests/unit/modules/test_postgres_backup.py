@@ -1,0 +1,113 @@
+"""postgres_backup against a real throwaway cluster: verified archives, manifests, retention, failures."""
+import datetime
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name, prune
+from ansible_collections.runbook.ops.plugins.modules import postgres_backup
+from tests.postgres_cluster import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def shop(postgres):
+    """A small database with rows to back up."""
+    postgres.psql("CREATE DATABASE shop")
+    postgres.psql("CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL);"
+                  "INSERT INTO orders (total) SELECT n FROM generate_series(1, 500) AS n", database="shop")
+    yield postgres
+    postgres.psql("DROP DATABASE shop")
+
+
+def backup_args(shop, folder, **options):
+    return {"host": shop.host, "port": shop.port, "user": "runbook", "password": PASSWORD, "database": "shop",
+            "backup_dir": str(folder), **options}
+
+
+def test_a_verified_backup_with_its_manifest(shop, run, tmp_path):
+    result = run(postgres_backup, backup_args(shop, tmp_path / "backup"))
+
+    assert result["changed"] is True and result["toc_entries"] > 0 and result["size"] > 0
+    assert os.path.basename(result["path"]).startswith("shop_") and result["path"].endswith(".dump")
+    checked = subprocess.run(["sha256sum", "-c", os.path.basename(result["manifest"])], cwd=tmp_path / "backup",
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listing = subprocess.run(["pg_restore", "--list", result["path"]], capture_output=True, text=True, check=True)
+    assert "TABLE DATA public orders" in listing.stdout
+    assert stat.S_IMODE(os.stat(tmp_path / "backup").st_mode) == 0o700
+    assert PASSWORD not in result["_stdout"]
+
+
+def test_the_directory_format_in_parallel(shop, run, tmp_path):
+    result = run(postgres_backup, backup_args(shop, tmp_path, format="directory", jobs=2))
+
+    assert os.path.isdir(result["path"]) and os.path.isfile(os.path.join(result["path"], "toc.dat"))
+    assert subprocess.run(["sha256sum", "-c", os.path.basename(result["manifest"])], cwd=tmp_path,
+                          capture_output=True, check=False).returncode == 0
+
+
+def test_a_wrong_password_leaves_no_backup_and_prunes_nothing(shop, run, tmp_path):
+    old = tmp_path / backup_name("shop", datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    old.write_text("an old backup")
+    (tmp_path / (old.name + ".sha256")).write_text("x  " + old.name + "\n")
+
+    result = run(postgres_backup, backup_args(shop, tmp_path, password="wrong-Password-1", keep_days=1))
+
+    assert result["failed"] is True and "password authentication failed" in result["msg"]
+    assert "wrong-Password-1" not in result["_stdout"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [old.name, old.name + ".sha256"]
+
+
+def test_retention_never_removes_the_newest_and_removes_by_count(shop, run, tmp_path):
+    for year in (2021, 2022, 2023):
+        old = tmp_path / backup_name("shop", datetime.datetime(year, 1, 1, tzinfo=datetime.timezone.utc))
+        old.write_text("old")
+        (tmp_path / (old.name + ".sha256")).write_text("x  " + old.name + "\n")
+    unverified = tmp_path / backup_name("shop", datetime.datetime(2019, 1, 1, tzinfo=datetime.timezone.utc))
+    unverified.write_text("no manifest: not a verified backup, left alone")
+
+    result = run(postgres_backup, backup_args(shop, tmp_path, keep_count=2))
+
+    kept = sorted(p.name for p in tmp_path.glob("shop_*.dump"))
+    assert kept == [unverified.name, "shop_20230101T000000Z.dump", os.path.basename(result["path"])]
+    assert len(result["pruned"]) == 2
+
+
+def test_retention_by_age_keeps_the_newest_even_when_old(tmp_path):
+    only = tmp_path / backup_name("shop", datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    only.write_text("old but newest")
+    (tmp_path / (only.name + ".sha256")).write_text("x  " + only.name + "\n")
+
+    assert prune(str(tmp_path), "shop", keep_days=1) == [] and only.exists()
+
+
+def test_check_mode_writes_nothing(shop, run, tmp_path):
+    result = run(postgres_backup, backup_args(shop, tmp_path / "backup"), check=True)
+
+    assert result["changed"] is True and result["path"].startswith(str(tmp_path / "backup" / "shop_"))
+    assert not (tmp_path / "backup").exists()
+
+
+def test_a_pg_dump_older_than_the_server_is_refused(shop, run, tmp_path):
+    old = tmp_path / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 12.22'\n")
+    old.chmod(0o755)
+
+    result = run(postgres_backup, backup_args(shop, tmp_path / "backup", pg_dump=str(old)))
+
+    assert result["failed"] is True and "is version 12.22, older than the server's 15." in result["msg"]
+    assert not (tmp_path / "backup").exists()
+
+
+def test_the_password_is_never_in_pg_dumps_arguments(shop, run, tmp_path):
+    spy = tmp_path / "pg_dump"
+    spy.write_text(f"#!/bin/sh\nif [ \"$1\" = --version ]; then exec pg_dump --version; fi\n"
+                   f"echo \"$@\" > {tmp_path}/arguments\nexec pg_dump \"$@\"\n")
+    spy.chmod(0o755)
+
+    result = run(postgres_backup, backup_args(shop, tmp_path / "backup", pg_dump=str(spy)))
+
+    assert not result.get("failed"), result["msg"]
+    assert PASSWORD not in (tmp_path / "arguments").read_text()
