@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
 
 SECRET_VARIABLES = ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK", "SLACK_MAINTENANCE_WEBHOOK",
                     "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]
@@ -58,13 +58,10 @@ def append(path, line):
         os.fsync(handle.fileno())
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
+    def act(self, args):
         line = redact(json.dumps(args["record"], ensure_ascii=False, sort_keys=True, default=str), args["redact_env"])
         path = os.path.join(args["directory"], "audit.jsonl")
         problem = why_not_writable(path)
@@ -74,9 +71,7 @@ class ActionModule(ActionBase):
             except OSError as exc:
                 problem = f"{exc.strerror} ({path})"
         if problem:
-            result.update(failed=True, path=path, line=line,
-                          msg=f"The audit log cannot be written: {problem}. Point the audit folder at one this "
-                              "user can write (for the rollback, rollback_audit_dir).")
-            return result
-        result.update(changed=True, path=path, line=line)
-        return result
+            return {"failed": True, "path": path, "line": line,
+                    "msg": f"The audit log cannot be written: {problem}. Point the audit folder at one this "
+                           "user can write (for the rollback, rollback_audit_dir)."}
+        return {"changed": True, "path": path, "line": line}

@@ -10,9 +10,8 @@ a module run in the middle of a rollback, where every second counts.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.runbook.ops.plugins.module_utils._probe import wait_until_healthy
+from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
     "url": {"type": "str", "required": True},
@@ -44,12 +43,8 @@ def probe(args):
     return {"changed": False, **verdict}
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
-        result.update(probe(args))
-        return result
+    def act(self, args):
+        return probe(args)

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
@@ -129,16 +129,11 @@ def acquire(path, run_id, owner, max_age, data, check_mode):
     return result
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        dummy, args = self.validate_argument_spec(ARGUMENT_SPEC)
+    def act(self, args):
         if args["state"] == "absent":
-            result.update(release(args["path"], args["run_id"], self._task.check_mode))
-        else:
-            result.update(acquire(args["path"], args["run_id"], args["owner"], args["max_age"], args["data"],
-                                  self._task.check_mode))
-        return result
+            return release(args["path"], args["run_id"], self._task.check_mode)
+        return acquire(args["path"], args["run_id"], args["owner"], args["max_age"], args["data"],
+                       self._task.check_mode)

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import os
 
-from ansible.module_utils.common.parameters import remove_values
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
 from ansible_collections.runbook.ops.plugins.module_utils._slack import SlackWebhook
+from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
     "webhook_url": {"type": "str", "no_log": True},
@@ -66,18 +64,16 @@ def post(args, check_mode):
     return {"changed": True, "sent": True, "payload": payload}, url
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ARGUMENT_RULES = {
+        "mutually_exclusive": [("webhook_url", "webhook_env")],
+        "required_one_of": [("webhook_url", "webhook_env"), ("text", "blocks", "attachments")],
+    }
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        validation, args = self.validate_argument_spec(
-            ARGUMENT_SPEC,
-            mutually_exclusive=[("webhook_url", "webhook_env")],
-            required_one_of=[("webhook_url", "webhook_env"), ("text", "blocks", "attachments")],
-        )
+    def act(self, args):
         outcome, url = post(args, self._task.check_mode)
-        secrets = set(validation._no_log_values) | ({url} if url else set())
-        result.update(remove_values(outcome, secrets))
-        return result
+        if url:
+            # A URL read from the environment is a secret too.
+            self.secrets.add(url)
+        return outcome

@@ -183,11 +183,9 @@ class HTTPClient:
         self.clock = clock
         # An API answers where it is asked; redirects are followed only where a caller says so.
         self.follow_redirects = follow_redirects
-        self.request_count = 0
         self._tls_context = None
 
-    def request(self, method, path, query=None, body=None, form=None, expected=(200,),
-                idempotent=None, shown_path=None, accept=None):
+    def request(self, method, path, query=None, body=None, expected=(200,), idempotent=None, shown_path=None):
         """Send one request and return a ``Response`` with an expected status.
 
         ``idempotent`` says whether a repeat is harmless; by default GET, PUT,
@@ -203,15 +201,10 @@ class HTTPClient:
             url += "?" + urllib.parse.urlencode(sorted(query.items()), doseq=True)
         shown = shown_path or path
         headers = dict(self.headers)
-        if accept is not None:
-            headers["Accept"] = accept
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json; charset=utf-8"
-        elif form is not None:
-            data = urllib.parse.urlencode(form).encode("utf-8")
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
 
         give_up_at = self.clock() + self.deadline
         attempt = 0
@@ -241,7 +234,6 @@ class HTTPClient:
     def _send_once(self, method, url, headers, data, path, shown, timeout):
         """One attempt: ``(response, None, None)`` when the service answered, else
         ``(None, error, retryable)`` where retryable is True, False or "if idempotent"."""
-        self.request_count += 1
         if self._tls_context is None and url.startswith("https:"):
             # Loading the CA store costs tens of milliseconds; do it once per client, and only for TLS.
             self._tls_context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs)

@@ -201,7 +201,7 @@ pages_read:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
-from ansible_collections.runbook.ops.plugins.module_utils._module import vercel_argument_spec, vercel_client
+from ansible_collections.runbook.ops.plugins.module_utils._vercel_options import vercel_argument_spec, vercel_client
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
     aliases_of,
     foreign,

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, runbook.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Argument specs and client factories the modules share.
+"""Options of the Vercel modules, and the client they make.
 
 Private to this collection: the interface may change in any release.
 """
