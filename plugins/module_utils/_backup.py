@@ -63,14 +63,14 @@ def table_of_contents(pg_restore, archive, environment):
     done = subprocess.run([pg_restore, "--list", archive], capture_output=True, text=True, env=environment,
                           check=False)
     if done.returncode != 0:
-        raise PostgresError(f"pg_restore cannot read the new archive: {done.stderr.strip() or done.returncode}.")
+        reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+        raise PostgresError(f"pg_restore cannot read the archive {archive}: {reason}.")
     return sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";"))
 
 
-def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, now=None):
+def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, name=None):
     """Dump, verify and name one backup; return what a module reports. Leaves nothing behind on failure."""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    name = backup_name(database, now)
+    name = name or backup_name(database, datetime.datetime.now(datetime.timezone.utc))
     final = os.path.join(directory, name)
     partial = os.path.join(directory, f".{name}.partial")
     command = [pg_dump, "--format", archive_format, "--file", partial, "--no-password"]

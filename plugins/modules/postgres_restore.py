@@ -1,0 +1,479 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postgres_restore
+short_description: Restore a PostgreSQL database from a verified backup, with a safety backup first
+description:
+  - Restores O(database) from O(backup), a named backup or the newest one that verifies.
+  - Reads C(pg_dump) archives in the custom and directory formats (with C(pg_restore)), and plain C(.sql)
+    or C(.sql.gz) files (with C(psql), stopping at the first error).
+  - The backup is verified before anything is touched. It must match its SHA-256 manifest when it has one
+    (as the backups of M(runbook.ops.postgres_backup) do); an archive without one is read through completely
+    by C(pg_restore); a plain file must end with the line C(pg_dump) closes its dumps with.
+  - Then a safety backup of the live database is taken, unless O(safety_backup=false), into O(backup_dir)
+    as C(<database>_<UTC time>.pre-restore.dump) with its manifest. It is never taken for V(latest).
+  - With O(mode=swap), the backup is restored into a scratch database while the live one still serves, the
+    scratch database is analyzed and checked, given the live one's owner, grants and settings, and then
+    new connections to the live database are blocked, its sessions are ended and waited for, and it is
+    replaced by renaming both databases in one transaction. Connections are allowed again in every case,
+    also when something fails. The replaced database is dropped unless O(keep_replaced=true).
+  - With O(mode=in_place), for roles that may not create or rename databases (managed services), the other
+    sessions are ended and the backup is restored over the live database in a single transaction
+    (C(pg_restore --clean --if-exists --single-transaction), or C(psql --single-transaction)), so a failure
+    leaves it as it was. New connections cannot be blocked this way without locking out the restore
+    itself; they wait on the restore's locks instead.
+  - After the restore, O(check_query) must return a true value and the tables of O(expected_rows) must
+    hold that many rows; in swap mode this is checked before the live database is replaced.
+version_added: 0.1.0
+author: runbook.ops maintainers (@runbook-ops)
+extends_documentation_fragment:
+  - runbook.ops.attributes
+  - runbook.ops.postgres
+attributes:
+  check_mode:
+    support: full
+    details: Verifies the backup, checks the role's privileges and the client versions, and reports what it
+      would do; creates, blocks and restores nothing.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details: Every run replaces the database's data with the backup's, as it was asked to; running it again
+      after the application wrote new rows restores again and loses those rows, so the roles put it
+      behind an explicit confirmation.
+options:
+  backup:
+    description:
+      - V(latest) for the newest backup of O(database) in O(backup_dir) that verifies; backups that do not
+        are passed over and reported.
+      - Else the file or folder to restore, absolute or relative to O(backup_dir).
+    type: str
+    default: latest
+  backup_dir:
+    description: Folder of the backups, and of the safety backup.
+    type: path
+    default: /backup
+  mode:
+    description:
+      - V(swap) restores into a scratch database and swaps it in by renaming; it needs a superuser, or a role
+        with CREATEDB that owns the database.
+      - V(in_place) restores over the live database in one transaction.
+      - V(auto) takes V(swap) when the role's privileges allow it, else V(in_place).
+    type: str
+    choices: [auto, swap, in_place]
+    default: auto
+  jobs:
+    description: Parallel C(pg_restore) jobs for archives in swap mode. In place, one transaction excludes them.
+    type: int
+    default: 1
+  safety_backup:
+    description:
+      - Whether to back up the live database before replacing it.
+      - Turn it off only when the live database cannot be dumped any more; its data is then lost unless
+        O(keep_replaced=true).
+    type: bool
+    default: true
+  keep_replaced:
+    description:
+      - In swap mode, keep the replaced database as C(<database>_replaced_<UTC time>) instead of dropping it.
+        It is then the quickest way back, at the cost of the disk space it holds.
+    type: bool
+    default: false
+  no_owner:
+    description:
+      - Restore objects without their owners and grants (C(pg_restore --no-owner --no-acl)), for a server that
+        lacks the roles of the one that was dumped. Archives only.
+    type: bool
+    default: false
+  analyze:
+    description: Run ANALYZE on the restored database, so that the application does not start on empty statistics.
+    type: bool
+    default: true
+  check_query:
+    description: SQL that must return a true value in its first column once the data is restored.
+    type: str
+    default: SELECT 1
+  expected_rows:
+    description: Row counts the restored tables must have, as C(table) or C(schema.table) to count.
+    type: dict
+  session_timeout:
+    description: Seconds to wait for the database's other sessions to end before giving up.
+    type: float
+    default: 30
+  maintenance_database:
+    description: The database to connect to while creating, renaming and dropping databases.
+    type: str
+    default: postgres
+  pg_dump:
+    description: The C(pg_dump) program that takes the safety backup.
+    type: path
+    default: pg_dump
+  pg_restore:
+    description: The C(pg_restore) program.
+    type: path
+    default: pg_restore
+  psql:
+    description: The C(psql) program, for plain SQL backups.
+    type: path
+    default: psql
+notes:
+  - Runs on the host of the task, usually one of the C(db) group, or the controller with a O(dsn) for a
+    managed database.
+  - The safety backup holds the database as it was when it began; with O(mode=swap), rows written between
+    then and the swap are only in the replaced database, which O(keep_replaced=true) keeps.
+  - If the module process is killed outright (SIGKILL) between blocking and allowing connections, the live
+    database stays closed to new connections; C(ALTER DATABASE <name> ALLOW_CONNECTIONS true) opens it.
+    SIGTERM, as sent when a job is cancelled, is handled.
+seealso:
+  - module: runbook.ops.postgres_backup
+"""
+
+EXAMPLES = r"""
+- name: Restore the newest verified backup of the shop's database
+  runbook.ops.postgres_restore:
+    dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
+    backup: latest
+    expected_rows:
+      public.products: 1200
+  register: restored
+
+- name: Restore a plain SQL dump made by the old scripts, on a managed database
+  runbook.ops.postgres_restore:
+    host: shop.cluster-abc.ap-northeast-1.rds.amazonaws.com
+    user: shop_admin
+    database: shop
+    backup: /backup/legacy/shop_20260101.sql
+    mode: in_place
+"""
+
+RETURN = r"""
+database:
+  description: The database restored.
+  returned: always
+  type: str
+backup:
+  description: The backup restored (in check mode, that would be).
+  returned: when a backup was found
+  type: str
+  sample: /backup/shop_20261204T031500Z.dump
+format:
+  description: The backup's format, V(custom), V(directory), V(plain) or V(plain-gzip).
+  returned: when a backup was found
+  type: str
+verified_by:
+  description: How the backup was verified, V(manifest), V(full read) or V(closing line).
+  returned: when a backup was found
+  type: str
+passed_over:
+  description: For V(latest), why newer backups were not restored.
+  returned: when a backup was found
+  type: list
+  elements: str
+mode:
+  description: How the database was (or would be) restored, V(swap) or V(in_place).
+  returned: when a backup was found
+  type: str
+safety_backup:
+  description: The safety backup of the live database, with C(path), C(manifest), C(size), C(checksum) and
+    C(duration); null when none was taken.
+  returned: when a backup was found
+  type: dict
+replaced_database:
+  description: The name the replaced database was kept under, with O(keep_replaced=true).
+  returned: success, in swap mode
+  type: str
+sessions_terminated:
+  description: Sessions of the live database that were ended.
+  returned: success
+  type: int
+rows:
+  description: Row counts of the tables of O(expected_rows), as found after the restore.
+  returned: success
+  type: dict
+timings:
+  description: Seconds each step took, C(verify), C(safety_backup), C(restore), C(analyze), C(check), C(swap)
+    (the time connections were blocked) and C(total).
+  returned: always
+  type: dict
+server_version:
+  description: The server's version.
+  returned: when connected
+  type: str
+"""
+
+import datetime
+import os
+import signal
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.runbook.ops.plugins.module_utils._backup import STAMP, dump
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
+    PostgresError,
+    check_client,
+    client_environment,
+    connect,
+    psycopg2,
+    readable,
+)
+from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
+    postgres_argument_spec,
+    postgres_settings,
+)
+from ansible_collections.runbook.ops.plugins.module_utils._restore import (
+    Server,
+    check_restored,
+    newest_verifying,
+    restore_command,
+    run_client,
+    verify,
+)
+
+
+class Timer:
+    """Seconds per step, for the result."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.steps = {}
+
+    def step(self, name, since):
+        self.steps[name] = round(time.monotonic() - since, 3)
+
+    def result(self):
+        return {**self.steps, "total": round(time.monotonic() - self.started, 3)}
+
+
+def terminated(signum, frame):
+    # A cancelled job gets SIGTERM: leave through the cleanup that allows connections again.
+    raise SystemExit(f"Stopped by signal {signum}.")
+
+
+def analyze_and_check(settings, database, params, timer):
+    connection = connect({**settings, "dbname": database}, autocommit=True)
+    try:
+        if params["analyze"]:
+            since = time.monotonic()
+            connection.cursor().execute("ANALYZE")
+            timer.step("analyze", since)
+        since = time.monotonic()
+        rows = check_restored(connection, params["check_query"], params["expected_rows"])
+        timer.step("check", since)
+    finally:
+        connection.close()
+    return rows
+
+
+def reopen(server, database):
+    """Allow connections to the database again, or say exactly what the operator must run."""
+    try:
+        server.allow_connections(database, True)
+    except psycopg2.Error as exc:
+        raise PostgresError(f"Connections to {database} are still blocked, because allowing them again failed: "
+                            f"{' '.join(str(exc).split())} Run ALTER DATABASE {database} ALLOW_CONNECTIONS true as "
+                            "its owner.") from None
+
+
+def drop_quietly(server, name, outcome):
+    try:
+        server.drop(name)
+    except psycopg2.Error as exc:
+        outcome["warnings"].append(f"The database {name} could not be dropped ({' '.join(str(exc).split())}); "
+                                   "drop it by hand.")
+
+
+def restore_by_swap(server, settings, environment, backup, database, live, stamp, params, timer, outcome):
+    """Restore into a scratch database, check it, and swap it in; the live one stays as it was on failure."""
+    scratch = f"{database[:38]}_restore_{stamp}"
+    replaced = f"{database[:37]}_replaced_{stamp}" if live else None
+    timeout = params["session_timeout"]
+    server.create_like(scratch, live)
+    try:
+        since = time.monotonic()
+        command, stdin_from = restore_command(backup, params["pg_restore"], params["psql"], scratch, params["jobs"],
+                                              in_place=False, no_owner=params["no_owner"])
+        outcome["warnings"] += run_client(command, environment, stdin_from)
+        timer.step("restore", since)
+        outcome["rows"] = analyze_and_check(settings, scratch, params, timer)
+        if live:
+            server.copy_properties(live, scratch)
+
+        # From here until the swap, the live database takes no new connections.
+        since = time.monotonic()
+        server.allow_connections(scratch, False)
+        server.end_sessions(scratch, timeout)
+        if live:
+            server.allow_connections(database, False)
+        try:
+            if live:
+                outcome["sessions_terminated"] = server.end_sessions(database, timeout)
+            server.swap(database, scratch, replaced, timeout)
+            outcome["live_changed"] = True
+        finally:
+            reopen(server, database)
+        timer.step("swap", since)
+    finally:
+        if not outcome["live_changed"]:
+            drop_quietly(server, scratch, outcome)
+
+    if replaced and params["keep_replaced"]:
+        reopen(server, replaced)
+        outcome["replaced_database"] = replaced
+    elif replaced:
+        drop_quietly(server, replaced, outcome)
+
+
+def restore_in_place(server, settings, environment, backup, database, params, timer, outcome):
+    """Restore over the live database in one transaction."""
+    outcome["sessions_terminated"] = server.end_sessions(database, params["session_timeout"])
+    since = time.monotonic()
+    command, stdin_from = restore_command(backup, params["pg_restore"], params["psql"], database, params["jobs"],
+                                          in_place=True, no_owner=params["no_owner"])
+    try:
+        outcome["warnings"] += run_client(command, environment, stdin_from)
+    except PostgresError as exc:
+        hint = " In place, a plain SQL file must drop its own objects first (pg_dump --clean)." \
+            if backup["format"].startswith("plain") and "already exists" in str(exc) else ""
+        raise PostgresError(f"{exc}{hint}") from None
+    outcome["live_changed"] = True
+    timer.step("restore", since)
+    outcome["rows"] = analyze_and_check(settings, database, params, timer)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=postgres_argument_spec(
+            backup={"type": "str", "default": "latest"},
+            backup_dir={"type": "path", "default": "/backup"},
+            mode={"type": "str", "choices": ["auto", "swap", "in_place"], "default": "auto"},
+            jobs={"type": "int", "default": 1},
+            safety_backup={"type": "bool", "default": True},
+            keep_replaced={"type": "bool", "default": False},
+            no_owner={"type": "bool", "default": False},
+            analyze={"type": "bool", "default": True},
+            check_query={"type": "str", "default": "SELECT 1"},
+            expected_rows={"type": "dict"},
+            session_timeout={"type": "float", "default": 30},
+            maintenance_database={"type": "str", "default": "postgres"},
+            pg_dump={"type": "path", "default": "pg_dump"},
+            pg_restore={"type": "path", "default": "pg_restore"},
+            psql={"type": "path", "default": "psql"},
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    timer = Timer()
+    problems = validate(params)
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was changed.", timings=timer.result())
+
+    settings = postgres_settings(module)
+    database = settings.get("dbname")
+    if not database:
+        module.fail_json(msg="Name the database to restore: database, PGDATABASE or the path of the DSN.",
+                         timings=timer.result())
+    environment = {**os.environ, **client_environment({**settings, "dbname": database})}
+    result = {"database": database}
+
+    try:
+        server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True))
+        version = server.connection.server_version
+        result["server_version"] = readable(version)
+        check_client(params["pg_restore"], version)
+        if params["safety_backup"]:
+            check_client(params["pg_dump"], version)
+
+        since = time.monotonic()
+        if params["backup"] == "latest":
+            backup, passed_over = newest_verifying(params["backup_dir"], database, params["pg_restore"], environment)
+        else:
+            backup = verify(os.path.join(params["backup_dir"], params["backup"]), params["pg_restore"], environment)
+            passed_over = []
+        timer.step("verify", since)
+        result.update(backup=backup["path"], format=backup["format"], verified_by=backup["verified_by"],
+                      passed_over=passed_over, safety_backup=None)
+
+        live = server.database(database)
+        result["mode"] = choose_mode(params["mode"], server.may_swap(database, live is not None), live, database)
+    except (PostgresError, OSError) as exc:
+        module.fail_json(msg=f"Restore of {database} refused: {exc} Nothing was changed.", timings=timer.result(),
+                         **result)
+
+    if module.check_mode:
+        module.exit_json(changed=True, timings=timer.result(), msg=f"Would restore {database} from {backup['path']} "
+                         f"({result['mode']}){', after a safety backup' if live and params['safety_backup'] else ''}.",
+                         **result)
+
+    signal.signal(signal.SIGTERM, terminated)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(STAMP)
+    try:
+        if live and params["safety_backup"]:
+            since = time.monotonic()
+            os.makedirs(params["backup_dir"], mode=0o700, exist_ok=True)
+            safety = dump(params["pg_dump"], params["pg_restore"], params["backup_dir"], database, "custom", 1,
+                          environment, name=f"{database}_{stamp}.pre-restore.dump")
+            safety.pop("warnings")
+            result["safety_backup"] = safety
+            timer.step("safety_backup", since)
+    except (PostgresError, OSError) as exc:
+        module.fail_json(msg=f"Restore of {database} stopped: the safety backup failed: {exc} Nothing was changed. "
+                         "If the live database cannot be dumped any more, set safety_backup to false.",
+                         timings=timer.result(), **result)
+
+    outcome = {"sessions_terminated": 0, "rows": {}, "warnings": [], "live_changed": False}
+    try:
+        if result["mode"] == "swap":
+            restore_by_swap(server, settings, environment, backup, database, live, stamp, params, timer, outcome)
+        else:
+            restore_in_place(server, settings, environment, backup, database, params, timer, outcome)
+    except (PostgresError, psycopg2.Error, OSError) as exc:
+        for line in outcome["warnings"]:
+            module.warn(line)
+        state = "The backup's data is already live." if outcome["live_changed"] else \
+            "The live database was left as it was."
+        safety = f" Safety backup: {result['safety_backup']['path']}." if result["safety_backup"] else ""
+        module.fail_json(msg=f"Restore of {database} from {backup['path']} failed: {' '.join(str(exc).split())} "
+                         f"{state}{safety}", timings=timer.result(), **result)
+
+    for line in outcome.pop("warnings"):
+        module.warn(line)
+    del outcome["live_changed"]
+    module.exit_json(changed=True, timings=timer.result(), **result, **outcome)
+
+
+def validate(params):
+    problems = []
+    if params["jobs"] < 1:
+        problems.append("jobs must be at least 1.")
+    if params["session_timeout"] <= 0:
+        problems.append("session_timeout must be more than 0 seconds.")
+    if not params["backup"].strip():
+        problems.append("backup must be latest or the name of a backup.")
+    for table, count in (params["expected_rows"] or {}).items():
+        if isinstance(count, bool) or not isinstance(count, int) and not str(count).isdigit():
+            problems.append(f"expected_rows of {table} must be a whole number, not {count!r}.")
+        else:
+            params["expected_rows"][table] = int(count)
+    return problems
+
+
+def choose_mode(asked, may_swap, live, database):
+    if asked == "auto":
+        asked = "swap" if may_swap else "in_place"
+    if asked == "swap" and not may_swap:
+        raise PostgresError(f"mode=swap needs a superuser, or a role with CREATEDB that owns {database}; this role "
+                            "is neither. Use mode=in_place.")
+    if asked == "in_place" and live is None:
+        raise PostgresError(f"The database {database} does not exist, so it cannot be restored in place; a role "
+                            "with CREATEDB can restore it with mode=swap.")
+    return asked
+
+
+if __name__ == "__main__":
+    main()
