@@ -156,6 +156,11 @@ database:
   description: The database restored.
   returned: always
   type: str
+server:
+  description: Where the database is, as C(user@host:port/database), without the password.
+  returned: always
+  type: str
+  sample: shop_admin@db1.internal:5432/shop
 backup:
   description: The backup restored (in check mode, that would be).
   returned: when a backup was found
@@ -219,6 +224,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     check_client,
     client_environment,
     connect,
+    describe,
     psycopg2,
     readable,
 )
@@ -379,7 +385,7 @@ def main():
         module.fail_json(msg="Name the database to restore: database, PGDATABASE or the path of the DSN.",
                          timings=timer.result())
     environment = {**os.environ, **client_environment({**settings, "dbname": database})}
-    result = {"database": database}
+    result = {"database": database, "server": describe({**settings, "dbname": database})}
 
     try:
         server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True))

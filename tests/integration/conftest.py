@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.sandbox import INCIDENT_HOOK, REPO, TOKEN, Run
+from tests.integration.sandbox import INCIDENT_HOOK, MAINTENANCE_HOOK, REPO, TOKEN, Run
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
@@ -39,6 +39,7 @@ def rollback(fake, tmp_path):
             "VERCEL_TOKEN": TOKEN,
             "VERCEL_ORG_ID": "team_sandbox01",
             "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
+            "SLACK_MAINTENANCE_WEBHOOK": fake.slack_url + MAINTENANCE_HOOK,
             **(env or {}),
         }
         environment = {name: value for name, value in environment.items() if value is not None}

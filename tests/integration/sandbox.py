@@ -7,6 +7,7 @@ REPO = Path(__file__).resolve().parents[2]
 SANDBOX = json.loads((REPO / "tests/fakes/sandbox.json").read_text(encoding="utf-8"))
 TOKEN = "sandboxVercelToken01"
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
+MAINTENANCE_HOOK = "/services/T0SANDBOX/B0MAINT/sandboxsecretmaint0000001"
 
 
 def deployment(index):
@@ -39,5 +40,6 @@ def writes(fake):
     return [r for r in fake.vercel.requests() if r["method"] != "GET"]
 
 
-def slack_texts(fake):
-    return [message["payload"].get("text", "") for message in fake.slack.state()["messages"]]
+def slack_texts(fake, channel=None):
+    return [message["payload"].get("text", "") for message in fake.slack.state()["messages"]
+            if channel is None or message.get("channel") == channel]
