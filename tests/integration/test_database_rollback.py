@@ -215,3 +215,21 @@ def test_slack_down_does_not_stop_a_database_rollback(fake, shop, backed_up, rol
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
     assert "[WARNING]: The Slack message was not sent" in run.output
     assert all(not any(notice["sent"].values()) for notice in run.record["notices"])
+
+
+def test_the_db_restore_role_on_its_own_shows_its_plan_then_restores(fake, shop, backed_up, rollback):
+    play = "tests/integration/playbooks/db_restore.yml"
+    settings = {**shop.settings, "db_restore_lock_dir": shop.settings["db_backup_dir"] + "/../locks"}
+
+    unreasoned = rollback(playbook=play, env=shop.dsn_env, **settings)
+    planned = rollback(playbook=play, env=shop.dsn_env, db_restore_reason="bad import", **settings)
+    assert shop.psql("SELECT count(*) FROM orders", database="shop") == "101"
+    restored = rollback(playbook=play, env=shop.dsn_env, db_restore_reason="bad import", db_restore_confirm="true",
+                        **settings)
+
+    assert unreasoned.rc != 0 and "db_restore_reason" in unreasoned.output
+    assert planned.rc == 0 and "Run again with -e db_restore_confirm=true to restore." in planned.output
+    assert restored.rc == 0, restored.output
+    assert f"Restored runbook@{shop.host}:{shop.port}/shop from {backed_up}" in restored.output
+    assert shop.psql(ORDERS, database="shop") == "300|45150"
+    assert len(slack_texts(fake, "#maintenance")) == 2

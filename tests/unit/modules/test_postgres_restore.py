@@ -1,7 +1,10 @@
 """postgres_restore against a real throwaway cluster: what it restores, what it refuses, what it leaves."""
 import gzip
+import json
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -88,7 +91,8 @@ def test_in_place_restores_in_one_transaction(shop, backed_up, run, tmp_path):
 
 def test_a_role_that_cannot_swap_restores_in_place(shop, run, tmp_path):
     shop.psql("DO $$ BEGIN CREATE ROLE shop_owner LOGIN PASSWORD 'Owner-pw-3141'; "
-              "EXCEPTION WHEN duplicate_object THEN NULL; END $$; ALTER DATABASE shop OWNER TO shop_owner")
+              "EXCEPTION WHEN duplicate_object THEN NULL; END $$; ALTER ROLE shop_owner NOCREATEDB;"
+              "ALTER DATABASE shop OWNER TO shop_owner")
     shop.psql("ALTER TABLE orders OWNER TO shop_owner; ALTER SCHEMA app OWNER TO shop_owner", database="shop")
     managed = connection(shop, user="shop_owner", password="Owner-pw-3141", backup_dir=str(tmp_path))
     run(postgres_backup, managed)
@@ -233,12 +237,17 @@ def test_a_client_that_keeps_reconnecting_does_not_stop_the_restore(shop, backed
     assert psycopg2.connect(host=shop.host, port=shop.port, user="runbook", password=PASSWORD, dbname="shop")
 
 
-def test_sessions_that_cannot_be_ended_stop_the_swap_and_connections_are_allowed_again(shop, run, tmp_path):
+def as_owner_who_may_swap(shop, tmp_path):
+    """The connection of a role that is not a superuser but owns the database and may create databases."""
     shop.psql("DO $$ BEGIN CREATE ROLE shop_owner LOGIN PASSWORD 'Owner-pw-3141'; "
               "EXCEPTION WHEN duplicate_object THEN NULL; END $$; ALTER ROLE shop_owner CREATEDB;"
               "ALTER DATABASE shop OWNER TO shop_owner")
     shop.psql("ALTER TABLE orders OWNER TO shop_owner; ALTER SCHEMA app OWNER TO shop_owner", database="shop")
-    owner = connection(shop, user="shop_owner", password="Owner-pw-3141", backup_dir=str(tmp_path))
+    return connection(shop, user="shop_owner", password="Owner-pw-3141", backup_dir=str(tmp_path))
+
+
+def test_sessions_that_cannot_be_ended_stop_the_swap_and_connections_are_allowed_again(shop, run, tmp_path):
+    owner = as_owner_who_may_swap(shop, tmp_path)
     run(postgres_backup, owner)
     # A superuser's session, which the database's owner may not end.
     held = psycopg2.connect(host=shop.host, port=shop.port, user="runbook", password=PASSWORD, dbname="shop")
@@ -250,7 +259,33 @@ def test_sessions_that_cannot_be_ended_stop_the_swap_and_connections_are_allowed
     assert result["failed"] is True and "session(s) of shop (of runbook) did not end within 1.0 s" in result["msg"]
     assert "The live database was left as it was." in result["msg"]
     assert databases(shop) == ["shop:1"]
-    shop.psql("ALTER ROLE shop_owner NOCREATEDB")
+
+
+@pytest.mark.parametrize("signal_sent", [signal.SIGTERM, signal.SIGINT])
+def test_a_restore_stopped_while_connections_are_blocked_allows_them_again(shop, run, tmp_path, signal_sent):
+    owner = as_owner_who_may_swap(shop, tmp_path)
+    run(postgres_backup, owner)
+    arguments = tmp_path / "arguments.json"
+    arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {**owner, "mode": "swap", "session_timeout": 60}}))
+    # A superuser's session, which the owner may not end: the restore waits with connections blocked.
+    held = psycopg2.connect(host=shop.host, port=shop.port, user="runbook", password=PASSWORD, dbname="shop")
+    try:
+        restore = subprocess.Popen([sys.executable, postgres_restore.__file__, str(arguments)],
+                                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for dummy in range(200):
+            if "shop:0" in databases(shop):
+                break
+            time.sleep(0.1)
+        assert "shop:0" in databases(shop), "the restore never blocked connections"
+        restore.send_signal(signal_sent)
+        restore.wait(timeout=30)
+    finally:
+        held.close()
+
+    assert restore.returncode != 0
+    assert databases(shop) == ["shop:1"], "connections allowed again and the scratch database dropped"
+    assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
 
 
 def test_check_mode_verifies_and_changes_nothing(shop, backed_up, run, tmp_path):
