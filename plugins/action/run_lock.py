@@ -114,7 +114,7 @@ def acquire(path, run_id, owner, max_age, data, check_mode):
         taking = "A confirmed run will take over" if check_mode else "Taking over"
         result["warnings"].append(
             f"{taking} the lock {path} from run {holder.get('run_id')} ({holder.get('owner')}): {stale}. "
-            "That run may have stopped half-way: check the plan below.")
+            "That run may have stopped half-way: check what this run planned and did.")
 
     # The ansible-playbook process, parent of this worker: while it lives, the lock is held.
     mine = {"run_id": run_id, "owner": owner, "taken_at": time.time(), "host": socket.gethostname(),

@@ -13,26 +13,28 @@ options:
     description:
       - A connection URL or libpq connection string, for example for a managed database.
       - Read from E(DATABASE_URL) when not given. The options below, when set, take precedence over its parts.
+      - What neither sets is read from libpq's variables E(PGHOST), E(PGPORT), E(PGUSER), E(PGPASSWORD),
+        E(PGDATABASE) and E(PGSSLMODE); like libpq, the DSN's parts take precedence over them.
     type: str
   host:
-    description: Server host, or the folder of its Unix socket. Read from E(PGHOST) when not given.
+    description: Server host, or the folder of its Unix socket.
     type: str
   port:
-    description: Server port. Read from E(PGPORT) when not given.
+    description: Server port.
     type: int
   user:
-    description: Role to connect as. Read from E(PGUSER) when not given.
+    description: Role to connect as.
     type: str
   password:
     description:
-      - Password of O(user). Read from E(PGPASSWORD) when not given.
+      - Password of O(user).
       - Client programs receive it in their environment, never in their arguments.
     type: str
   database:
-    description: Database to work on. Read from E(PGDATABASE) when not given.
+    description: Database to work on.
     type: str
   sslmode:
-    description: libpq's C(sslmode). Read from E(PGSSLMODE) when not given.
+    description: libpq's C(sslmode).
     type: str
 requirements:
   - psycopg2 on the host the task runs on

@@ -23,11 +23,17 @@ import time
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError
 
 NAME = re.compile(r"^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)\.dump$")
+# The copy of a live database that a restore takes before replacing it.
+SAFETY_NAME = re.compile(r"^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)\.pre-restore\.dump$")
 STAMP = "%Y%m%dT%H%M%SZ"
 
 
 def backup_name(database, now):
     return f"{database}_{now.strftime(STAMP)}.dump"
+
+
+def safety_backup_name(database, now):
+    return f"{database}_{now.strftime(STAMP)}.pre-restore.dump"
 
 
 def sha256_lines(path):
@@ -59,20 +65,23 @@ def remove(path):
 
 
 def table_of_contents(pg_restore, archive, environment):
-    """How many entries pg_restore reads in the archive's table of contents."""
+    """What pg_restore reads in the archive's table of contents: its entries and the database dumped."""
     done = subprocess.run([pg_restore, "--list", archive], capture_output=True, text=True, env=environment,
                           check=False)
     if done.returncode != 0:
         reason = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
         raise PostgresError(f"pg_restore cannot read the archive {archive}: {reason}.")
-    return sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";"))
+    header = re.search(r"^;\s+dbname: (.*)$", done.stdout, re.MULTILINE)
+    return {"entries": sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";")),
+            "dbname": header.group(1) if header else None}
 
 
 def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, name=None):
     """Dump, verify and name one backup; return what a module reports. Leaves nothing behind on failure."""
     name = name or backup_name(database, datetime.datetime.now(datetime.timezone.utc))
     final = os.path.join(directory, name)
-    partial = os.path.join(directory, f".{name}.partial")
+    # Unique per run: two backups started in the same second must not share, or remove, each other's file.
+    partial = os.path.join(directory, f".{name}.{os.getpid()}.partial")
     command = [pg_dump, "--format", archive_format, "--file", partial, "--no-password"]
     if archive_format == "directory":
         command += ["--jobs", str(jobs)]
@@ -86,9 +95,12 @@ def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environ
             raise PostgresError(f"pg_dump of {database} failed: {reason}")
         if size_of(partial) == 0:
             raise PostgresError(f"pg_dump of {database} wrote an empty archive.")
-        entries = table_of_contents(pg_restore, partial, environment)
+        entries = table_of_contents(pg_restore, partial, environment)["entries"]
         if entries == 0:
             raise PostgresError(f"The archive of {database} has an empty table of contents.")
+        if os.path.exists(final):
+            raise PostgresError(f"A backup named {final} already exists (another backup started in the same "
+                                "second); run again.")
         os.rename(partial, final)
     except BaseException:
         remove(partial)
@@ -102,7 +114,7 @@ def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environ
     return {
         "path": final,
         "manifest": manifest,
-        "size": size_of(final),
+        "size_bytes": size_of(final),
         "checksum": hashlib.sha256("\n".join(lines).encode()).hexdigest() if len(lines) > 1 else lines[0].split()[0],
         "toc_entries": entries,
         "duration": round(time.monotonic() - started, 3),
@@ -121,16 +133,32 @@ def verified_backups(directory, database):
     return sorted(found, reverse=True)
 
 
+def safety_backups(directory, database):
+    """This database's safety backups, as ``(time, path)``."""
+    found = []
+    for name in os.listdir(directory):
+        match = SAFETY_NAME.match(name)
+        if match and match.group("database") == database:
+            stamp = datetime.datetime.strptime(match.group("stamp"), STAMP).replace(tzinfo=datetime.timezone.utc)
+            found.append((stamp, os.path.join(directory, name)))
+    return found
+
+
 def prune(directory, database, keep_count=None, keep_days=None, now=None, check_mode=False):
-    """Remove verified backups beyond the count or older than the age; never the newest one."""
+    """Remove verified backups beyond the count or older than the age, never the newest one; and safety
+    backups older than the age. In check mode, the backup about to be taken counts as the newest."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     backups = verified_backups(directory, database)
+    kept_before = 1 if check_mode else 0
     doomed = []
-    for position, (stamp, path) in enumerate(backups[1:], start=1):
+    for position, (stamp, path) in enumerate(backups[1 - kept_before:], start=1):
         too_many = keep_count is not None and position >= keep_count
         too_old = keep_days is not None and (now - stamp).total_seconds() > keep_days * 86400
         if too_many or too_old:
             doomed.append(path)
+    if keep_days is not None:
+        doomed += sorted(path for stamp, path in safety_backups(directory, database)
+                         if (now - stamp).total_seconds() > keep_days * 86400)
     if not check_mode:
         for path in doomed:
             remove(path)

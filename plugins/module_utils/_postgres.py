@@ -6,13 +6,14 @@
 
 Private to this collection: the interface may change in any release.
 
-Connections come from a DSN (``DATABASE_URL``) and/or discrete options; the discrete ones win.
+Connections come from discrete options, a DSN (``DATABASE_URL``) and libpq's PG* variables, in that order.
 Client programs get the same settings through libpq's environment variables, so that no
 password ever stands in a process's arguments.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -38,9 +39,11 @@ class PostgresError(Exception):
     """A PostgreSQL step failed; ``str()`` is the line an operator reads."""
 
 
-def connection_settings(dsn=None, **options):
-    """libpq keywords from a DSN, with the discrete options that are set taking precedence."""
-    settings = {}
+def connection_settings(dsn=None, environment=None, **options):
+    """libpq keywords as libpq itself would settle them: the discrete options that are set, then the
+    DSN's parts, then the PG* environment variables (so a stale PGPASSWORD cannot override a DSN)."""
+    environment = os.environ if environment is None else environment
+    settings = {keyword: environment[variable] for keyword, variable in LIBPQ.values() if environment.get(variable)}
     if dsn:
         try:
             settings.update(parse_dsn(dsn))
@@ -66,13 +69,14 @@ def describe(settings):
             f"{settings.get('port', 5432)}/{settings.get('dbname', '(default database)')}")
 
 
-def connect(settings, autocommit=False):
+def connect(settings, autocommit=False, name=None):
+    """A connection; ``name`` says what it is for in a failure, where the settings alone would mislead."""
     try:
         connection = psycopg2.connect(**settings)
     except psycopg2.OperationalError as exc:
         # libpq's message names the host and the reason, never the password.
         reason = " ".join(str(exc).split())
-        raise PostgresError(f"Cannot connect to {describe(settings)}: {reason}") from None
+        raise PostgresError(f"Cannot connect to {name or describe(settings)}: {reason}") from None
     connection.autocommit = autocommit
     return connection
 

@@ -17,12 +17,13 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres import conne
 def postgres_argument_spec(**options):
     spec = {
         "dsn": {"type": "str", "no_log": True, "fallback": (env_fallback, ["DATABASE_URL"])},
-        "host": {"type": "str", "fallback": (env_fallback, ["PGHOST"])},
-        "port": {"type": "int", "fallback": (env_fallback, ["PGPORT"])},
-        "user": {"type": "str", "fallback": (env_fallback, ["PGUSER"])},
-        "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PGPASSWORD"])},
-        "database": {"type": "str", "fallback": (env_fallback, ["PGDATABASE"])},
-        "sslmode": {"type": "str", "fallback": (env_fallback, ["PGSSLMODE"])},
+        # libpq's PG* variables are read by connection_settings, below the DSN, as libpq itself does.
+        "host": {"type": "str"},
+        "port": {"type": "int"},
+        "user": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "database": {"type": "str"},
+        "sslmode": {"type": "str"},
     }
     spec.update(options)
     return spec

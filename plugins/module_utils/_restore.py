@@ -20,11 +20,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
+import secrets
 import subprocess
 import tempfile
 import time
 
-from ansible_collections.runbook.ops.plugins.module_utils._backup import table_of_contents, verified_backups
+from ansible_collections.runbook.ops.plugins.module_utils._backup import NAME, table_of_contents, verified_backups
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2
 
 try:
@@ -34,6 +36,14 @@ except ImportError:  # the module reports it with missing_required_lib
 
 # The last line pg_dump writes in plain format: a file without it was cut short.
 PLAIN_FOOTER = b"-- PostgreSQL database dump complete"
+
+# A plain file is fed to psql behind a \restrict of our own, so that a meta-command in it (\! runs a
+# shell) fails instead of running; pg_dump's own \restrict and \unrestrict lines are left out.
+OWN_RESTRICT = re.compile(rb"^\\(un)?restrict \S+\s*$")
+COPY_FROM_STDIN = re.compile(rb"^COPY .* FROM stdin;\s*$")
+END_OF_COPY = b"\\."
+# The first psql of each major version that knows \restrict.
+RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
 
 # Settings whose stored value is a list of quoted names, which must be given back item by item.
 LIST_SETTINGS = {"search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"}
@@ -107,17 +117,28 @@ def plain_is_complete(path):
     return PLAIN_FOOTER in tail
 
 
-def verify(path, pg_restore, environment):
+def psql_can_restrict(version):
+    """Whether a psql (its version as a number, 150018 for 15.18) knows \\restrict."""
+    major, minor = divmod(version, 10000)
+    return major > 17 or minor >= RESTRICT_SINCE.get(major, 10000)
+
+
+def verify(path, pg_restore, environment, source_database):
     """Check a backup without touching any database; return its format and how it was checked."""
     if not os.path.exists(path):
         raise PostgresError(f"The backup {path} does not exist.")
     kind = archive_format(path)
     has_manifest = check_manifest(path)
-    found = {"path": path, "format": kind, "manifest": has_manifest}
+    found = {"path": path, "format": kind, "manifest": has_manifest, "source_database": None}
     if kind in ("custom", "directory"):
-        found["toc_entries"] = table_of_contents(pg_restore, path, environment)
-        if found["toc_entries"] == 0:
+        contents = table_of_contents(pg_restore, path, environment)
+        found.update(toc_entries=contents["entries"], source_database=contents["dbname"])
+        if contents["entries"] == 0:
             raise PostgresError(f"The archive {path} has an empty table of contents.")
+        if contents["dbname"] != source_database:
+            raise PostgresError(f"The backup {path} is of the database {contents['dbname']}, not of "
+                                f"{source_database}. To restore it all the same, name its database in "
+                                "source_database.")
         if not has_manifest:
             read_through(pg_restore, path, environment)
     elif not plain_is_complete(path):
@@ -133,9 +154,16 @@ def newest_verifying(directory, database, pg_restore, environment):
     if not os.path.isdir(directory):
         raise PostgresError(f"The backup folder {directory} does not exist.")
     passed_over = []
+    unverified = sorted((name for name in os.listdir(directory) if NAME.match(name)
+                         and NAME.match(name).group("database") == database
+                         and not os.path.exists(os.path.join(directory, name + ".sha256"))), reverse=True)
     for dummy, path in verified_backups(directory, database):
+        # Backups without a manifest were never verified (or lost it): say so, do not pick them.
+        passed_over += [f"{name} has no SHA-256 manifest, so it was never verified; name it to restore it."
+                        for name in unverified if name > os.path.basename(path)]
+        unverified = [name for name in unverified if name <= os.path.basename(path)]
         try:
-            return verify(path, pg_restore, environment), passed_over
+            return verify(path, pg_restore, environment, database), passed_over
         except PostgresError as exc:
             passed_over.append(str(exc))
     reasons = f" Passed over: {' '.join(passed_over)}" if passed_over else ""
@@ -150,6 +178,21 @@ def conninfo(database):
     return f"dbname='{quoted}'"
 
 
+def restricted(path):
+    """The lines of a plain SQL file, behind a \\restrict with a key nobody can know in advance."""
+    yield b"\\restrict " + secrets.token_hex(16).encode() + b"\n"
+    in_copy = False
+    with open_plain(path) as source:
+        for line in source:
+            if in_copy:
+                in_copy = line.rstrip(b"\r\n") != END_OF_COPY
+            elif OWN_RESTRICT.match(line):
+                continue
+            elif COPY_FROM_STDIN.match(line):
+                in_copy = True
+            yield line
+
+
 def run_client(command, environment, stdin_from=None):
     """Run pg_restore or psql; stderr goes to a file, so a long error log never fills a pipe."""
     with tempfile.TemporaryFile() as errors_file:
@@ -160,9 +203,8 @@ def run_client(command, environment, stdin_from=None):
             with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors_file,
                                   env=environment) as process:
                 try:
-                    with open_plain(stdin_from) as source:
-                        for block in iter(lambda: source.read(1 << 20), b""):
-                            process.stdin.write(block)
+                    for line in restricted(stdin_from):
+                        process.stdin.write(line)
                 except BrokenPipeError:
                     pass  # psql stopped at an error; its stderr says which
                 finally:
@@ -185,9 +227,7 @@ def restore_command(backup, pg_restore, psql, database, jobs, in_place, no_owner
         command += ["--clean", "--if-exists", "--single-transaction"] if in_place else ["--jobs", str(jobs)]
         return command + [backup["path"]], None
     command = [psql, "--no-psqlrc", "--quiet", "--no-password", "--set", "ON_ERROR_STOP=1", "--single-transaction",
-               "--dbname", conninfo(database)]
-    if backup["format"] == "plain":
-        return command + ["--file", backup["path"]], None
+               "--dbname", conninfo(database), "--file", "-"]
     return command, backup["path"]
 
 
@@ -213,6 +253,15 @@ class Server:
             return None
         keys = ("oid", "owner", "encoding", "collate", "ctype", "connection_limit", "has_acl", "comment")
         return dict(zip(keys, row))
+
+    def identity(self, name):
+        """The server's own identifier and the database, the same however the server is addressed."""
+        try:
+            system = self.one("SELECT system_identifier FROM pg_control_system()")[0]
+        except psycopg2.Error:
+            self.connection.rollback()
+            system = "{}:{}".format(*self.one("SELECT inet_server_addr(), inet_server_port()"))
+        return f"{system}/{name}"
 
     def may_swap(self, name, exists):
         """Whether this role may create databases and rename the live one."""

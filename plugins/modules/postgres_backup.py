@@ -15,8 +15,10 @@ description:
     with entries). A SHA-256 manifest (C(.sha256), in C(sha256sum) format) is then written beside it;
     a backup counts as verified when it has one.
   - After a verified backup, older verified backups of the database beyond O(keep_count) or older than
-    O(keep_days) are removed, but never the newest one. After a failure nothing is removed and no file
-    is left under a final name.
+    O(keep_days) are removed, but never the newest one; so are the safety backups of
+    M(runbook.ops.postgres_restore) older than O(keep_days). After a failure nothing is removed and no
+    file is left under a final name.
+  - Backups and manifests are readable by their owner only, whatever the folder's mode.
   - A C(pg_dump) or C(pg_restore) older than the server is refused, with both versions named.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
@@ -94,8 +96,8 @@ manifest:
   description: The SHA-256 manifest beside it.
   returned: when a backup was taken
   type: str
-size:
-  description: Size of the backup in bytes.
+size_bytes:
+  description: Size of the backup in bytes (all its files, for the directory format).
   returned: when a backup was taken
   type: int
 checksum:
@@ -159,9 +161,12 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params["jobs"] < 1 or (params["keep_count"] is not None and params["keep_count"] < 1) \
-            or (params["keep_days"] is not None and params["keep_days"] < 0):
-        module.fail_json(msg="jobs and keep_count must be at least 1, keep_days 0 or more.")
+    problems = [f"{name} must be at least {least}, not {params[name]}." for name, least in
+                (("jobs", 1), ("keep_count", 1), ("keep_days", 0)) if params[name] is not None and params[name] < least]
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was changed.")
+    # pg_dump creates the archive with the process's umask: backups hold every row, for the owner only.
+    os.umask(0o077)
 
     settings = postgres_settings(module)
     try:
@@ -180,7 +185,10 @@ def main():
                 if os.path.isdir(directory) else []
             module.exit_json(changed=True, path=planned, pruned=pruned, **versions)
 
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise PostgresError(f"Cannot create the backup folder {directory}: {exc.strerror}.") from None
         environment = {**os.environ, **client_environment({**settings, "dbname": database})}
         backup = dump(params["pg_dump"], params["pg_restore"], directory, database, params["format"],
                       params["jobs"], environment)

@@ -11,12 +11,17 @@ short_description: Restore a PostgreSQL database from a verified backup, with a 
 description:
   - Restores O(database) from O(backup), a named backup or the newest one that verifies.
   - Reads C(pg_dump) archives in the custom and directory formats (with C(pg_restore)), and plain C(.sql)
-    or C(.sql.gz) files (with C(psql), stopping at the first error).
+    or C(.sql.gz) files (with C(psql), stopping at the first error). A plain file is fed to C(psql) behind
+    a C(\\restrict) of the module's own, so a meta-command in it (C(\\!) runs a shell) fails the restore
+    instead of running; this needs C(psql) 15.14, 16.10, 17.6 or newer.
+  - An archive must be of O(source_database), by default the database it is restored into; a plain file
+    does not say which database it was dumped from.
   - The backup is verified before anything is touched. It must match its SHA-256 manifest when it has one
     (as the backups of M(runbook.ops.postgres_backup) do); an archive without one is read through completely
     by C(pg_restore); a plain file must end with the line C(pg_dump) closes its dumps with.
   - Then a safety backup of the live database is taken, unless O(safety_backup=false), into O(backup_dir)
-    as C(<database>_<UTC time>.pre-restore.dump) with its manifest. It is never taken for V(latest).
+    as C(<database>_<UTC time>.pre-restore.dump) with its manifest, readable by its owner only. It is never
+    taken for V(latest); M(runbook.ops.postgres_backup) removes it after its O(runbook.ops.postgres_backup#module:keep_days).
   - With O(mode=swap), the backup is restored into a scratch database while the live one still serves, the
     scratch database is analyzed and checked, given the live one's owner, grants and settings, and then
     new connections to the live database are blocked, its sessions are ended and waited for, and it is
@@ -49,8 +54,8 @@ attributes:
 options:
   backup:
     description:
-      - V(latest) for the newest backup of O(database) in O(backup_dir) that verifies; backups that do not
-        are passed over and reported.
+      - V(latest) (in any case) for the newest backup of O(database) in O(backup_dir) that verifies; newer
+        ones that do not, or that have no manifest, are passed over and reported.
       - Else the file or folder to restore, absolute or relative to O(backup_dir).
     type: str
     default: latest
@@ -105,6 +110,11 @@ options:
     description: Seconds to wait for the database's other sessions to end before giving up.
     type: float
     default: 30
+  source_database:
+    description:
+      - The database the archive must have been dumped from. Defaults to O(database); set it to restore a
+        backup of one database into another, as a recovery drill does.
+    type: str
   maintenance_database:
     description: The database to connect to while creating, renaming and dropping databases.
     type: str
@@ -161,6 +171,16 @@ server:
   returned: always
   type: str
   sample: shop_admin@db1.internal:5432/shop
+server_id:
+  description: The server's system identifier and the database, the same however the server is addressed;
+    for locks.
+  returned: when connected
+  type: str
+  sample: 7715512901241807204/shop
+source_database:
+  description: The database the archive was dumped from; null for a plain file.
+  returned: when a backup was found
+  type: str
 backup:
   description: The backup restored (in check mode, that would be).
   returned: when a backup was found
@@ -184,8 +204,8 @@ mode:
   returned: when a backup was found
   type: str
 safety_backup:
-  description: The safety backup of the live database, with C(path), C(manifest), C(size), C(checksum) and
-    C(duration); null when none was taken.
+  description: The safety backup of the live database, with C(path), C(manifest), C(size_bytes), C(checksum)
+    and C(duration); null when none was taken.
   returned: when a backup was found
   type: dict
 replaced_database:
@@ -213,16 +233,18 @@ server_version:
 
 import datetime
 import os
+import re
 import signal
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.ops.plugins.module_utils._backup import STAMP, dump
+from ansible_collections.runbook.ops.plugins.module_utils._backup import STAMP, dump, safety_backup_name
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     PostgresError,
     check_client,
     client_environment,
+    client_version,
     connect,
     describe,
     psycopg2,
@@ -236,6 +258,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._restore import (
     Server,
     check_restored,
     newest_verifying,
+    psql_can_restrict,
     restore_command,
     run_client,
     verify,
@@ -256,9 +279,12 @@ class Timer:
         return {**self.steps, "total": round(time.monotonic() - self.started, 3)}
 
 
-def terminated(signum, frame):
-    # A cancelled job gets SIGTERM: leave through the cleanup that allows connections again.
-    raise SystemExit(f"Stopped by signal {signum}.")
+class Interrupted(PostgresError):
+    """The job was cancelled or interrupted."""
+
+
+def interrupted(signum, frame):
+    raise Interrupted(f"Stopped by {signal.Signals(signum).name}.")
 
 
 def analyze_and_check(settings, database, params, timer):
@@ -367,6 +393,7 @@ def main():
             expected_rows={"type": "dict"},
             session_timeout={"type": "float", "default": 30},
             maintenance_database={"type": "str", "default": "postgres"},
+            source_database={"type": "str"},
             pg_dump={"type": "path", "default": "pg_dump"},
             pg_restore={"type": "path", "default": "pg_restore"},
             psql={"type": "path", "default": "psql"},
@@ -382,75 +409,106 @@ def main():
     settings = postgres_settings(module)
     database = settings.get("dbname")
     if not database:
-        module.fail_json(msg="Name the database to restore: database, PGDATABASE or the path of the DSN.",
-                         timings=timer.result())
-    environment = {**os.environ, **client_environment({**settings, "dbname": database})}
-    result = {"database": database, "server": describe({**settings, "dbname": database})}
+        module.fail_json(msg="Name the database to restore: the path of DATABASE_URL (or dsn, db_dsn in the roles), "
+                         "database (db_name) or PGDATABASE. Nothing was changed.", timings=timer.result())
+    environment = {**os.environ, **client_environment(settings)}
+    result = {"database": database, "server": describe(settings)}
+    # The safety backup, and the files it restores, hold every row: for the owner only.
+    os.umask(0o077)
 
     try:
-        server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True))
+        server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True,
+                                name=f"the server of {describe(settings)} (its database "
+                                     f"{params['maintenance_database']})"))
         version = server.connection.server_version
-        result["server_version"] = readable(version)
+        result.update(server_version=readable(version), server_id=server.identity(database))
         check_client(params["pg_restore"], version)
         if params["safety_backup"]:
             check_client(params["pg_dump"], version)
 
         since = time.monotonic()
-        if params["backup"] == "latest":
+        if params["backup"].strip().lower() == "latest":
             backup, passed_over = newest_verifying(params["backup_dir"], database, params["pg_restore"], environment)
         else:
-            backup = verify(os.path.join(params["backup_dir"], params["backup"]), params["pg_restore"], environment)
+            backup = verify(os.path.join(params["backup_dir"], params["backup"].strip()), params["pg_restore"],
+                            environment, params["source_database"] or database)
             passed_over = []
+        if backup["format"].startswith("plain") and not psql_can_restrict(client_version(params["psql"])):
+            raise PostgresError(f"{params['psql']} is too old to refuse the meta-commands a SQL file may hold (\\! "
+                                "runs a shell); install psql 15.14, 16.10, 17.6 or newer.")
         timer.step("verify", since)
         result.update(backup=backup["path"], format=backup["format"], verified_by=backup["verified_by"],
-                      passed_over=passed_over, safety_backup=None)
+                      source_database=backup["source_database"], passed_over=passed_over, safety_backup=None)
 
         live = server.database(database)
         result["mode"] = choose_mode(params["mode"], server.may_swap(database, live is not None), live, database)
     except (PostgresError, OSError) as exc:
-        module.fail_json(msg=f"Restore of {database} refused: {exc} Nothing was changed.", timings=timer.result(),
-                         **result)
+        module.fail_json(msg=f"Cannot restore {database}: {sentence(str(exc))} Nothing was changed.",
+                         timings=timer.result(), **result)
 
     if module.check_mode:
         module.exit_json(changed=True, timings=timer.result(), msg=f"Would restore {database} from {backup['path']} "
                          f"({result['mode']}){', after a safety backup' if live and params['safety_backup'] else ''}.",
                          **result)
 
-    signal.signal(signal.SIGTERM, terminated)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime(STAMP)
+    # A cancelled job (SIGTERM) or Ctrl-C (SIGINT) leaves through the clean-up and reports what it did.
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    now = unused_second(params["backup_dir"], database)
     try:
         if live and params["safety_backup"]:
             since = time.monotonic()
             os.makedirs(params["backup_dir"], mode=0o700, exist_ok=True)
             safety = dump(params["pg_dump"], params["pg_restore"], params["backup_dir"], database, "custom", 1,
-                          environment, name=f"{database}_{stamp}.pre-restore.dump")
+                          environment, name=safety_backup_name(database, now))
             safety.pop("warnings")
             result["safety_backup"] = safety
             timer.step("safety_backup", since)
     except (PostgresError, OSError) as exc:
-        module.fail_json(msg=f"Restore of {database} stopped: the safety backup failed: {exc} Nothing was changed. "
-                         "If the live database cannot be dumped any more, set safety_backup to false.",
-                         timings=timer.result(), **result)
+        module.fail_json(msg=f"Cannot restore {database}: the safety backup failed: {sentence(str(exc))} Nothing was "
+                         f"changed. Fix the cause (free space in {params['backup_dir']} if it is full); if the live "
+                         "database cannot be dumped any more, set safety_backup (db_restore_safety_backup in the "
+                         "roles) to false.", timings=timer.result(), **result)
 
     outcome = {"sessions_terminated": 0, "rows": {}, "warnings": [], "live_changed": False}
     try:
         if result["mode"] == "swap":
-            restore_by_swap(server, settings, environment, backup, database, live, stamp, params, timer, outcome)
+            restore_by_swap(server, settings, environment, backup, database, live, now.strftime(STAMP), params,
+                            timer, outcome)
         else:
             restore_in_place(server, settings, environment, backup, database, params, timer, outcome)
     except (PostgresError, psycopg2.Error, OSError) as exc:
         for line in outcome["warnings"]:
             module.warn(line)
+        reason = sentence(" ".join(str(exc).split()))
+        if re.search(r'role ".*" does not exist', reason) and not params["no_owner"]:
+            reason += (" If this server lacks the roles of the one that was dumped, set no_owner "
+                       "(db_restore_no_owner in the roles) to true.")
         state = "The backup's data is already live." if outcome["live_changed"] else \
             "The live database was left as it was."
         safety = f" Safety backup: {result['safety_backup']['path']}." if result["safety_backup"] else ""
-        module.fail_json(msg=f"Restore of {database} from {backup['path']} failed: {' '.join(str(exc).split())} "
-                         f"{state}{safety}", timings=timer.result(), **result)
+        module.fail_json(msg=f"Restore of {database} from {backup['path']} failed: {reason} {state}{safety}",
+                         timings=timer.result(), **result, **{key: outcome[key] for key in ("replaced_database",)
+                                                               if key in outcome})
 
     for line in outcome.pop("warnings"):
         module.warn(line)
     del outcome["live_changed"]
     module.exit_json(changed=True, timings=timer.result(), **result, **outcome)
+
+
+def unused_second(directory, database):
+    """Now, or the next second if a safety backup of this second exists: names are by the second."""
+    while True:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if not os.path.exists(os.path.join(directory, safety_backup_name(database, now))):
+            return now
+        time.sleep(1 - now.microsecond / 1e6)
+
+
+def sentence(text):
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def validate(params):

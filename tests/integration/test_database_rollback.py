@@ -233,3 +233,54 @@ def test_the_db_restore_role_on_its_own_shows_its_plan_then_restores(fake, shop,
     assert f"Restored runbook@{shop.host}:{shop.port}/shop from {backed_up}" in restored.output
     assert shop.psql(ORDERS, database="shop") == "300|45150"
     assert len(slack_texts(fake, "#maintenance")) == 2
+
+
+def test_an_unhealthy_application_after_a_restore_is_reported_with_the_safety_backup(fake, shop, backed_up, rollback):
+    fake.health.set_mode("fail")
+
+    run = database_rollback(rollback, shop)
+
+    assert run.rc != 0
+    record = run.record
+    safety = record["database"]["safety_backup"]
+    assert record["result"] == "unhealthy" and record["database"]["restored"] is True
+    assert (f"Rollback unhealthy: The database was restored from {backed_up} (safety backup of the data it replaced: "
+            f"{safety}), but the application is not healthy; nothing was put back.") in run.output
+    assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
+    assert "Rollback done, but the application is UNHEALTHY" in slack_texts(fake, "#incidents")[-1]
+
+
+@pytest.mark.parametrize("backup", ["../../etc/passwd", "/etc/passwd", ".."])
+def test_a_backup_outside_the_backup_folder_is_refused(fake, shop, rollback, backup):
+    run = database_rollback(rollback, shop, rollback_backup=backup)
+
+    assert run.rc != 0
+    assert f'rollback_backup must be latest or the file name of a backup in the backup folder, not "{backup}".' \
+        in run.output
+
+
+def test_a_reason_of_invisible_characters_is_no_reason(fake, shop, rollback):
+    run = database_rollback(rollback, shop, rollback_reason="\u00a0\u200b ")
+
+    assert run.rc != 0 and "rollback_reason is empty" in run.output
+
+
+def test_the_kept_replaced_database_is_named_everywhere(fake, shop, backed_up, rollback):
+    run = database_rollback(rollback, shop, db_restore_keep_replaced=True)
+
+    assert run.rc == 0, run.output
+    kept = run.record["database"]["replaced_database"]
+    assert kept.startswith("shop_replaced_") and shop.psql("SELECT count(*) FROM orders", database=kept) == "101"
+    assert f"the replaced database kept as {kept}" in run.output
+    assert f"The replaced database is kept as {kept}" in slack_texts(fake, "#incidents")[-1]
+    shop.psql(f'DROP DATABASE "{kept}"')
+
+
+def test_a_plan_records_the_backup_it_chose(fake, shop, backed_up, rollback):
+    run = database_rollback(rollback, shop, rollback_confirm=False)
+
+    assert run.rc == 0, run.output
+    record = run.record
+    assert record["result"] == "planned" and record["backup"] == str(backed_up)
+    assert record["database"]["server"] == f"runbook@{shop.host}:{shop.port}/shop"
+    assert "changed=0" in run.output

@@ -148,7 +148,7 @@ def test_lock_stale_holder_is_taken_over_with_a_warning(tmp_path):
     result = run(run_lock, {"path": str(lock), "run_id": "run-3", "max_age": 3600})
     assert result["changed"] is True and read_lock(lock)["run_id"] == "run-3"
     assert result["warnings"] == [f"Taking over the lock {lock} from run dead-run (bob): left 7200s ago. "
-                                  "That run may have stopped half-way: check the plan below."]
+                                  "That run may have stopped half-way: check what this run planned and did."]
     assert result["taken_over"]["run_id"] == "dead-run"
     assert not list(tmp_path.glob("*.stale-*"))
 

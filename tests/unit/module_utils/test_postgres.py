@@ -38,6 +38,14 @@ def test_discrete_options_win_over_the_dsn(postgres):
         postgres.psql("DROP DATABASE shop")
 
 
+def test_libpq_variables_fill_in_only_what_the_dsn_and_the_options_leave_out():
+    stale = {"PGPASSWORD": "stale", "PGDATABASE": "other", "PGHOST": "elsewhere", "PGSSLMODE": "require"}
+
+    settings = connection_settings("postgresql://app:s3cret@db.internal/shop", environment=stale, host="db2")
+
+    assert settings == {"user": "app", "password": "s3cret", "host": "db2", "dbname": "shop", "sslmode": "require"}
+
+
 def test_a_wrong_password_fails_with_where_and_why_but_not_the_password(postgres):
     with pytest.raises(PostgresError) as caught:
         connect(connection_settings(postgres.dsn, password="not-the-Password-42"))
@@ -54,7 +62,7 @@ def test_an_unreadable_dsn_is_refused_without_echoing_it():
 
 
 def test_client_programs_get_the_settings_as_environment():
-    settings = connection_settings("postgresql://app:s3cret@db.internal:6543/shop", sslmode="require")
+    settings = connection_settings("postgresql://app:s3cret@db.internal:6543/shop", environment={}, sslmode="require")
     assert client_environment(settings) == {"PGUSER": "app", "PGPASSWORD": "s3cret", "PGHOST": "db.internal",
                                             "PGPORT": "6543", "PGDATABASE": "shop", "PGSSLMODE": "require"}
     assert describe(settings) == "app@db.internal:6543/shop"

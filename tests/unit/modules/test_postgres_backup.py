@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name, prune
+from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name, dump, prune, safety_backup_name
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError
 from ansible_collections.runbook.ops.plugins.modules import postgres_backup
 from tests.postgres_cluster import PASSWORD
 
@@ -29,7 +30,7 @@ def backup_args(shop, folder, **options):
 def test_a_verified_backup_with_its_manifest(shop, run, tmp_path):
     result = run(postgres_backup, backup_args(shop, tmp_path / "backup"))
 
-    assert result["changed"] is True and result["toc_entries"] > 0 and result["size"] > 0
+    assert result["changed"] is True and result["toc_entries"] > 0 and result["size_bytes"] > 0
     assert os.path.basename(result["path"]).startswith("shop_") and result["path"].endswith(".dump")
     checked = subprocess.run(["sha256sum", "-c", os.path.basename(result["manifest"])], cwd=tmp_path / "backup",
                              capture_output=True, text=True, check=False)
@@ -73,6 +74,49 @@ def test_retention_never_removes_the_newest_and_removes_by_count(shop, run, tmp_
     kept = sorted(p.name for p in tmp_path.glob("shop_*.dump"))
     assert kept == [unverified.name, "shop_20230101T000000Z.dump", os.path.basename(result["path"])]
     assert len(result["pruned"]) == 2
+
+
+def test_check_mode_counts_the_backup_it_would_take_as_the_newest(tmp_path):
+    for year in (2021, 2022):
+        old = tmp_path / backup_name("shop", datetime.datetime(year, 1, 1, tzinfo=datetime.timezone.utc))
+        old.write_text("old")
+        (tmp_path / (old.name + ".sha256")).write_text("x  " + old.name + "\n")
+
+    assert len(prune(str(tmp_path), "shop", keep_count=1, check_mode=True)) == 2
+    assert len(prune(str(tmp_path), "shop", keep_count=1)) == 1
+
+
+def test_safety_backups_go_by_age_only(tmp_path):
+    for year in (2020, 2999):
+        old = tmp_path / safety_backup_name("shop", datetime.datetime(year, 1, 1, tzinfo=datetime.timezone.utc))
+        old.write_text("safety")
+        (tmp_path / (old.name + ".sha256")).write_text("x  " + old.name + "\n")
+
+    assert prune(str(tmp_path), "shop", keep_count=1) == []
+    assert prune(str(tmp_path), "shop", keep_days=30) == [str(tmp_path / "shop_20200101T000000Z.pre-restore.dump")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop_29990101T000000Z.pre-restore.dump",
+                                                          "shop_29990101T000000Z.pre-restore.dump.sha256"]
+
+
+def test_a_backup_is_for_its_owner_only_in_a_folder_others_can_read(shop, run, tmp_path):
+    tmp_path.chmod(0o755)
+
+    result = run(postgres_backup, backup_args(shop, tmp_path))
+
+    assert stat.S_IMODE(os.stat(result["path"]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(result["manifest"]).st_mode) == 0o600
+
+
+def test_two_backups_in_the_same_second_do_not_meet(shop, tmp_path):
+    environment = {**os.environ, "PGHOST": shop.host, "PGPORT": str(shop.port), "PGUSER": "runbook",
+                   "PGPASSWORD": PASSWORD, "PGDATABASE": "shop"}
+    first = dump("pg_dump", "pg_restore", str(tmp_path), "shop", "custom", 1, environment, name="shop_same.dump")
+
+    with pytest.raises(PostgresError, match="already exists"):
+        dump("pg_dump", "pg_restore", str(tmp_path), "shop", "custom", 1, environment, name="shop_same.dump")
+
+    assert os.path.getsize(first["path"]) == first["size_bytes"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop_same.dump", "shop_same.dump.sha256"]
 
 
 def test_retention_by_age_keeps_the_newest_even_when_old(tmp_path):

@@ -130,15 +130,19 @@ def test_a_truncated_archive_without_a_manifest_is_read_through_and_refused(shop
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "101"
 
 
-def test_latest_passes_over_a_newer_backup_that_does_not_verify(shop, backed_up, run, tmp_path):
+def test_latest_passes_over_newer_backups_that_do_not_verify_and_says_why(shop, backed_up, run, tmp_path):
     newer = tmp_path / "shop_29990101T000000Z.dump"
     newer.write_bytes(b"PGDMP not really")
     (tmp_path / (newer.name + ".sha256")).write_text(f"{'0' * 64}  {newer.name}\n")
+    unverified = tmp_path / "shop_29980101T000000Z.dump"
+    unverified.write_bytes(open(backed_up["path"], "rb").read())
 
-    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path)))
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=" Latest "))
 
-    assert result["backup"] == backed_up["path"] and len(result["passed_over"]) == 1
-    assert newer.name in result["passed_over"][0]
+    assert result["backup"] == backed_up["path"] and len(result["passed_over"]) == 2
+    assert newer.name in result["passed_over"][0] and "does not match its SHA-256 manifest" in result["passed_over"][0]
+    assert result["passed_over"][1] == (f"{unverified.name} has no SHA-256 manifest, so it was never verified; "
+                                        "name it to restore it.")
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
 
 
@@ -159,6 +163,37 @@ def test_plain_sql_and_gzipped_sql_from_the_old_scripts(shop, run, tmp_path):
         result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=name))
         assert result["verified_by"] == "closing line" and result["format"] in ("plain", "plain-gzip")
         assert shop.psql(ORDERS, database="shop") == "300|45150"
+
+
+def test_a_backup_of_another_database_is_refused_unless_named(shop, run, tmp_path):
+    shop.psql("DROP DATABASE IF EXISTS shop_other")
+    shop.psql("CREATE DATABASE shop_other")
+    shop.psql("CREATE TABLE secret (id int)", database="shop_other")
+    other = run(postgres_backup, connection(shop, database="shop_other", backup_dir=str(tmp_path)))
+
+    refused = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=other["path"]))
+    assert refused["failed"] is True and shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
+    assert f"The backup {other['path']} is of the database shop_other, not of shop." in refused["msg"]
+
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=other["path"],
+                                              source_database="shop_other"))
+    assert result["source_database"] == "shop_other"
+    assert shop.psql("SELECT to_regclass('public.orders') IS NULL AND to_regclass('public.secret') IS NOT NULL",
+                     database="shop") == "t"
+
+
+def test_a_meta_command_in_a_plain_file_fails_instead_of_running(shop, run, tmp_path):
+    plain = tmp_path / "shop_old.sql"
+    plain_dump(shop, plain)
+    marker = tmp_path / "shell-ran"
+    text = plain.read_text()
+    plain.write_text(text.replace("SET statement_timeout = 0;", f"SET statement_timeout = 0; \\! touch {marker}", 1))
+    shop.psql("DELETE FROM orders WHERE id > 10", database="shop")
+
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=plain.name))
+
+    assert result["failed"] is True and "backslash commands are restricted" in result["msg"]
+    assert not marker.exists() and shop.psql("SELECT count(*) FROM orders", database="shop") == "10"
 
 
 def test_a_plain_file_with_a_failing_statement_changes_nothing(shop, run, tmp_path):
@@ -187,6 +222,7 @@ def test_a_restore_that_fails_midway_leaves_the_live_database_and_reports_the_sa
     result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=backup["path"]))
 
     assert result["failed"] is True and 'role "ghost" does not exist' in result["msg"]
+    assert "set no_owner (db_restore_no_owner in the roles) to true" in result["msg"]
     assert result["safety_backup"]["path"] in result["msg"]
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
     assert databases(shop) == ["shop:1"]
@@ -279,11 +315,13 @@ def test_a_restore_stopped_while_connections_are_blocked_allows_them_again(shop,
             time.sleep(0.1)
         assert "shop:0" in databases(shop), "the restore never blocked connections"
         restore.send_signal(signal_sent)
-        restore.wait(timeout=30)
+        output, dummy = restore.communicate(timeout=30)
     finally:
         held.close()
 
-    assert restore.returncode != 0
+    result = json.loads(output)
+    assert restore.returncode != 0 and result["failed"] is True
+    assert f"Stopped by {signal_sent.name}. The live database was left as it was. Safety backup: " in result["msg"]
     assert databases(shop) == ["shop:1"], "connections allowed again and the scratch database dropped"
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
 
