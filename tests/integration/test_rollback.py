@@ -148,8 +148,8 @@ def refused(run, fake, reason):
 
 @pytest.mark.parametrize("variables, reason", [
     ({"rollback_type": "sideways"}, "rollback_type"),
-    ({"rollback_type": "database", "rollback_backup": " "}, "rollback_backup is empty"),
-    ({"rollback_type": "full"}, "Name the database to restore: database, PGDATABASE or the path of the DSN."),
+    ({"rollback_type": "database", "rollback_backup": " "}, "rollback_backup must be latest or the file name"),
+    ({"rollback_type": "full"}, "Name the database to restore: the path of DATABASE_URL"),
     ({"rollback_reason": "   "}, "rollback_reason is empty"),
     ({"rollback_target": "dpl_doesNotExist000000000000"}, "answered 404"),
     ({"rollback_target": deployment(1)}, "is ERROR, not READY"),
