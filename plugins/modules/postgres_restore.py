@@ -488,8 +488,7 @@ def main():
             "The live database was left as it was."
         safety = f" Safety backup: {result['safety_backup']['path']}." if result["safety_backup"] else ""
         module.fail_json(msg=f"Restore of {database} from {backup['path']} failed: {reason} {state}{safety}",
-                         timings=timer.result(), **result, **{key: outcome[key] for key in ("replaced_database",)
-                                                               if key in outcome})
+                         timings=timer.result(), **result)
 
     for line in outcome.pop("warnings"):
         module.warn(line)
