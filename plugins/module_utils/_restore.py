@@ -42,6 +42,9 @@ PLAIN_FOOTER = b"-- PostgreSQL database dump complete"
 OWN_RESTRICT = re.compile(rb"^\\(un)?restrict \S+\s*$")
 COPY_FROM_STDIN = re.compile(rb"^COPY .* FROM stdin;\s*$")
 END_OF_COPY = b"\\."
+# How the lines that matter begin, inside COPY data and outside it.
+NOTABLE_IN_COPY = (END_OF_COPY,)
+NOTABLE_OUTSIDE = (b"\\", b"COPY ")
 # The first psql of each major version that knows \restrict.
 RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
 
@@ -178,19 +181,34 @@ def conninfo(database):
     return f"dbname='{quoted}'"
 
 
+def has_line_starting(block, beginnings):
+    return any(block.startswith(beginning) or b"\n" + beginning in block for beginning in beginnings)
+
+
 def restricted(path):
-    """The lines of a plain SQL file, behind a \\restrict with a key nobody can know in advance."""
+    """A plain SQL file in blocks, behind a \\restrict with a key nobody can know in advance.
+
+    Most blocks hold no line that matters (one that starts with a backslash or COPY outside COPY data,
+    or the end of COPY data inside it) and pass whole; only the others are looked at line by line.
+    """
     yield b"\\restrict " + secrets.token_hex(16).encode() + b"\n"
     in_copy = False
     with open_plain(path) as source:
-        for line in source:
-            if in_copy:
-                in_copy = line.rstrip(b"\r\n") != END_OF_COPY
-            elif OWN_RESTRICT.match(line):
+        for block in iter(lambda: source.read(1 << 20), b""):
+            block += source.readline()  # to the end of the line it stopped in
+            if not has_line_starting(block, NOTABLE_IN_COPY if in_copy else NOTABLE_OUTSIDE):
+                yield block
                 continue
-            elif COPY_FROM_STDIN.match(line):
-                in_copy = True
-            yield line
+            kept = []
+            for line in block.splitlines(keepends=True):
+                if in_copy:
+                    in_copy = line.rstrip(b"\r\n") != END_OF_COPY
+                elif OWN_RESTRICT.match(line):
+                    continue
+                elif COPY_FROM_STDIN.match(line):
+                    in_copy = True
+                kept.append(line)
+            yield b"".join(kept)
 
 
 def run_client(command, environment, stdin_from=None):
@@ -203,8 +221,8 @@ def run_client(command, environment, stdin_from=None):
             with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors_file,
                                   env=environment) as process:
                 try:
-                    for line in restricted(stdin_from):
-                        process.stdin.write(line)
+                    for block in restricted(stdin_from):
+                        process.stdin.write(block)
                 except BrokenPipeError:
                     pass  # psql stopped at an error; its stderr says which
                 finally:
