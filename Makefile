@@ -30,9 +30,10 @@ lint: $(VENV)/.installed
 sanity: $(VENV)/.installed
 	hack/sanity.sh
 
-## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests
+## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests; postgres_backup and postgres_restore next to raw pg_dump and pg_restore, and their memory
 bench: $(VENV)/.installed
 	$(PY) -m tests.bench.rollback
+	$(PY) -m tests.bench.database
 
 sandbox-up: $(VENV)/.installed
 	hack/sandbox.sh up
