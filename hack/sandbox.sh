@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Starts (up) or stops (down) the sandbox: the local fakes of Vercel, Slack and the app's health
-# endpoint, on the loopback ports that inventories/sandbox/sandbox.env names. `up` always starts
-# from the sandbox's seed, so every demo begins in the same state.
+# endpoint, and a throwaway PostgreSQL server with a shop database, on the loopback ports that
+# inventories/sandbox/sandbox.env names. `up` always starts from the sandbox's seed, so every demo
+# begins in the same state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=.sandbox
 pidfile=$state/fakes.pid
 ready=$state/fakes.json
+postgres=$state/postgres.json
 
 down() {
+  if [ -f "$postgres" ]; then
+    .venv/bin/python -m tests.postgres_cluster down --state "$postgres"
+  fi
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     kill "$(cat "$pidfile")"
     for _ in $(seq 50); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.1; done
@@ -19,7 +24,8 @@ down() {
 up() {
   down
   mkdir -p "$state"
-  rm -rf "$state/audit" "$state/locks"
+  rm -rf "$state/audit" "$state/locks" "$state/backup"
+  .venv/bin/python -m tests.postgres_cluster up --state "$postgres" --port 38083
   .venv/bin/python -m tests.fakes --seed tests/fakes/sandbox.json \
     --vercel-port 38080 --slack-port 38081 --health-port 38082 --ready-file "$ready" \
     >"$state/fakes.log" 2>&1 &

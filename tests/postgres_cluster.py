@@ -1,10 +1,16 @@
-"""A throwaway PostgreSQL cluster for the tests, from the installed server binaries.
+"""A throwaway PostgreSQL cluster for the tests and the sandbox, from the installed server binaries.
 
-It listens on 127.0.0.1 on a free port, with password (SCRAM) authentication for one superuser,
-and lives in a temporary folder that is removed when it stops. As root, the server runs as the
-``postgres`` account, because PostgreSQL refuses to run as root.
+It listens on 127.0.0.1 on a free port (or the one given), with password (SCRAM) authentication for
+one superuser, and lives in a temporary folder that is removed when it stops. As root, the server
+runs as the ``postgres`` account, because PostgreSQL refuses to run as root.
+
+The sandbox starts one that outlives this process, with a small shop database:
+``python -m tests.postgres_cluster up|down --state FILE [--port N]``, and
+``python -m tests.postgres_cluster sql --state FILE DATABASE SQL``.
 """
+import argparse
 import glob
+import json
 import os
 import shutil
 import socket
@@ -31,14 +37,17 @@ def free_port():
 
 
 class ThrowawayCluster:
-    def __init__(self):
+    def __init__(self, port=None, folder=None):
+        """A new cluster, or with ``folder`` the one a sandbox started earlier there."""
         self.bindir = server_bindir()
-        self.folder = Path(tempfile.mkdtemp(prefix="runbook-pg-"))
-        self.data = self.folder / "data"
-        self.port = free_port()
         self.host = "127.0.0.1"
-        # As root, hand the folder to the account the server runs as.
+        self.port = port or free_port()
+        # As root, the server runs as the account PostgreSQL asks for.
         self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="runbook-pg-"))
+        self.data = self.folder / "data"
+        if folder:
+            return
         if self.run_as:
             shutil.chown(self.folder, "postgres", "postgres")
         self._start()
@@ -74,3 +83,49 @@ class ThrowawayCluster:
             self._server(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# The sandbox's shop: what a bad deploy breaks and a database rollback puts back.
+SHOP = """
+CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(10, 2) NOT NULL);
+INSERT INTO products (name, price) SELECT 'Product ' || n, n * 1.25 FROM generate_series(1, 200) AS n;
+CREATE TABLE orders (id serial PRIMARY KEY, product_id int NOT NULL REFERENCES products, quantity int NOT NULL);
+INSERT INTO orders (product_id, quantity) SELECT 1 + n % 200, 1 + n % 3 FROM generate_series(1, 1000) AS n;
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.postgres_cluster", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["up", "down", "sql"])
+    parser.add_argument("--state", required=True, help="file that records the running cluster")
+    parser.add_argument("--port", type=int, help="port for up (default: a free one)")
+    parser.add_argument("database", nargs="?", help="for sql")
+    parser.add_argument("sql", nargs="?", help="for sql")
+    args = parser.parse_intermixed_args(argv)
+    state = Path(args.state)
+
+    if args.action == "up":
+        cluster = ThrowawayCluster(port=args.port)
+        cluster.psql("CREATE DATABASE shop")
+        cluster.psql(SHOP, database="shop")
+        state.write_text(json.dumps({"folder": str(cluster.folder), "port": cluster.port}), encoding="utf-8")
+        print(f"PostgreSQL up on {cluster.host}:{cluster.port}, database shop")
+        return 0
+    if not state.exists():
+        # Nothing to stop; nothing to run SQL on is a mistake.
+        return 0 if args.action == "down" else f"No sandbox cluster is recorded in {state}: run make sandbox-up."
+    recorded = json.loads(state.read_text(encoding="utf-8"))
+    cluster = ThrowawayCluster(port=recorded["port"], folder=recorded["folder"])
+    if args.action == "sql":
+        output = cluster.psql(args.sql, database=args.database)
+        if output:
+            print(output)
+    else:
+        cluster.stop()
+        state.unlink()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

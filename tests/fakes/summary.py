@@ -32,7 +32,10 @@ def main(argv=None):
     for line in Path(args.audit).read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         print(f"  {record['finished_at']}  {record['result']:<10} run {record['run_id']} by {record['operator']}"
-              f"  changes: {len(record['changes'])}")
+              f"  domains moved: {len(record['changes'])}")
+        database = record.get("database") or {}
+        if database.get("restored"):
+            print(f"    database restored from {record['backup']}; safety backup {database['safety_backup']}")
     return 0
 
 
