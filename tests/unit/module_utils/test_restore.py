@@ -38,7 +38,7 @@ def test_a_file_without_notable_lines_passes_in_blocks(tmp_path):
     assert len(blocks) < 10 and b"".join(blocks[1:]) == path.read_bytes()
 
 
-@pytest.mark.parametrize("version, knows", [(150013, False), (150014, True), (170006, True), (160009, False),
-                                             (180000, True), (120022, False)])
+@pytest.mark.parametrize("version, knows", [
+    (150013, False), (150014, True), (170006, True), (160009, False), (180000, True), (120022, False)])
 def test_which_psql_knows_restrict(version, knows):
     assert psql_can_restrict(version) is knows
