@@ -73,7 +73,8 @@ def table_of_contents(pg_restore, archive, environment):
         raise PostgresError(f"pg_restore cannot read the archive {archive}: {reason}.")
     header = re.search(r"^;\s+dbname: (.*)$", done.stdout, re.MULTILINE)
     return {"entries": sum(1 for line in done.stdout.splitlines() if line.strip() and not line.startswith(";")),
-            "dbname": header.group(1) if header else None}
+            "dbname": header.group(1) if header else None,
+            "tables": re.findall(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+ \S+) ", done.stdout, re.MULTILINE)}
 
 
 def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, name=None):
@@ -122,14 +123,29 @@ def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environ
     }
 
 
+def stamp_of(match):
+    """The UTC time in a backup's name, or None when it is no time at all (20261399T999999Z)."""
+    try:
+        return datetime.datetime.strptime(match.group("stamp"), STAMP).replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def dated_in_the_future(stamp):
+    # A few minutes of clock difference between hosts are no reason to distrust a backup.
+    return stamp > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)
+
+
 def verified_backups(directory, database):
-    """This database's backups that have a manifest, newest first, as ``(time, path)``."""
+    """This database's backups that have a manifest, newest first, as ``(time, path)``. A name that holds no
+    real time, or one in the future, is left out: it would pass for the newest backup for ever."""
     found = []
     for name in os.listdir(directory):
         match = NAME.match(name)
         if match and match.group("database") == database and os.path.exists(os.path.join(directory, name + ".sha256")):
-            stamp = datetime.datetime.strptime(match.group("stamp"), STAMP).replace(tzinfo=datetime.timezone.utc)
-            found.append((stamp, os.path.join(directory, name)))
+            stamp = stamp_of(match)
+            if stamp is not None and not dated_in_the_future(stamp):
+                found.append((stamp, os.path.join(directory, name)))
     return sorted(found, reverse=True)
 
 
@@ -138,9 +154,8 @@ def safety_backups(directory, database):
     found = []
     for name in os.listdir(directory):
         match = SAFETY_NAME.match(name)
-        if match and match.group("database") == database:
-            stamp = datetime.datetime.strptime(match.group("stamp"), STAMP).replace(tzinfo=datetime.timezone.utc)
-            found.append((stamp, os.path.join(directory, name)))
+        if match and match.group("database") == database and stamp_of(match) is not None:
+            found.append((stamp_of(match), os.path.join(directory, name)))
     return found
 
 

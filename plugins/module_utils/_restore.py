@@ -26,7 +26,14 @@ import subprocess
 import tempfile
 import time
 
-from ansible_collections.runbook.ops.plugins.module_utils._backup import NAME, table_of_contents, verified_backups
+from ansible_collections.runbook.ops.plugins.module_utils._backup import (
+    NAME,
+    SAFETY_NAME,
+    dated_in_the_future,
+    stamp_of,
+    table_of_contents,
+    verified_backups,
+)
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2
 
 try:
@@ -126,6 +133,13 @@ def psql_can_restrict(version):
     return major > 17 or minor >= RESTRICT_SINCE.get(major, 10000)
 
 
+def replaced_copy(path, dumped, database):
+    """Whether the archive is a safety backup of the database, which a swap takes under its replaced name."""
+    named = SAFETY_NAME.match(os.path.basename(path.rstrip("/")))
+    return bool(named and named.group("database") == database
+                and re.fullmatch(re.escape(database[:37]) + r"_replaced_\d{8}T\d{6}Z", dumped or ""))
+
+
 def verify(path, pg_restore, environment, source_database):
     """Check a backup without touching any database; return its format and how it was checked."""
     if not os.path.exists(path):
@@ -135,10 +149,11 @@ def verify(path, pg_restore, environment, source_database):
     found = {"path": path, "format": kind, "manifest": has_manifest, "source_database": None}
     if kind in ("custom", "directory"):
         contents = table_of_contents(pg_restore, path, environment)
-        found.update(toc_entries=contents["entries"], source_database=contents["dbname"])
+        found.update(toc_entries=contents["entries"], source_database=contents["dbname"],
+                     tables=[name.replace(" ", ".", 1) for name in contents["tables"]])
         if contents["entries"] == 0:
             raise PostgresError(f"The archive {path} has an empty table of contents.")
-        if contents["dbname"] != source_database:
+        if contents["dbname"] != source_database and not replaced_copy(path, contents["dbname"], source_database):
             raise PostgresError(f"The backup {path} is of the database {contents['dbname']}, not of "
                                 f"{source_database}. To restore it all the same, name its database in "
                                 "source_database.")
@@ -156,9 +171,12 @@ def newest_verifying(directory, database, pg_restore, environment):
     """The newest backup of the database that verifies, and why newer ones were passed over."""
     if not os.path.isdir(directory):
         raise PostgresError(f"The backup folder {directory} does not exist.")
-    passed_over = []
-    unverified = sorted((name for name in os.listdir(directory) if NAME.match(name)
-                         and NAME.match(name).group("database") == database
+    ours = [name for name in os.listdir(directory) if NAME.match(name) and NAME.match(name).group("database") == database]
+    undated = [name for name in sorted(ours) if stamp_of(NAME.match(name)) is None
+               or dated_in_the_future(stamp_of(NAME.match(name)))]
+    passed_over = [f"{name} is not dated by a real time in the past, so it cannot be the newest; name it to restore it."
+                   for name in undated]
+    unverified = sorted((name for name in ours if name not in undated
                          and not os.path.exists(os.path.join(directory, name + ".sha256"))), reverse=True)
     for dummy, path in verified_backups(directory, database):
         # Backups without a manifest were never verified (or lost it): say so, do not pick them.
@@ -264,12 +282,16 @@ class Server:
 
     def database(self, name):
         """The live database's properties, or None when it does not exist."""
+        # The locale provider and ICU locale exist from PostgreSQL 15 on.
+        icu = "d.datlocprovider = 'i', d.daticulocale" if self.connection.server_version >= 150000 else "false, null"
         row = self.one("SELECT d.oid, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate,"
-                       " d.datctype, d.datconnlimit, d.datacl IS NOT NULL, shobj_description(d.oid, 'pg_database')"
-                       " FROM pg_database d WHERE d.datname = %s", [name])
+                       " d.datctype, d.datconnlimit, d.datacl IS NOT NULL, shobj_description(d.oid, 'pg_database'),"
+                       f" t.spcname, {icu} FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace"
+                       " WHERE d.datname = %s", [name])
         if row is None:
             return None
-        keys = ("oid", "owner", "encoding", "collate", "ctype", "connection_limit", "has_acl", "comment")
+        keys = ("oid", "owner", "encoding", "collate", "ctype", "connection_limit", "has_acl", "comment",
+                "tablespace", "icu", "icu_locale")
         return dict(zip(keys, row))
 
     def identity(self, name):
@@ -289,16 +311,23 @@ class Server:
         return superuser or (createdb and (owns or not exists))
 
     def create_like(self, name, live):
-        """An empty database with the live one's encoding and collation."""
+        """An empty database with the live one's encoding, collation, locale provider and tablespace."""
         options = [sql.SQL("TEMPLATE template0")]
         if live:
             options.append(sql.SQL("ENCODING {} LC_COLLATE {} LC_CTYPE {}").format(
                 sql.Literal(live["encoding"]), sql.Literal(live["collate"]), sql.Literal(live["ctype"])))
+            # Named, even pg_default needs the CREATE privilege on it, which ordinary roles lack.
+            if live["tablespace"] != "pg_default":
+                options.append(sql.SQL("TABLESPACE {}").format(sql.Identifier(live["tablespace"])))
+            if live["icu"]:
+                options.append(sql.SQL("LOCALE_PROVIDER icu ICU_LOCALE {}").format(sql.Literal(live["icu_locale"])))
         self.cursor.execute(sql.SQL("CREATE DATABASE {} ").format(sql.Identifier(name)) + sql.SQL(" ").join(options))
 
     def copy_properties(self, live, name):
-        """Give the new database the live one's owner, limits, comment, grants and settings."""
+        """Give the new database the live one's owner, limits, comment, grants and settings; return what could
+        not be copied (a setting only a superuser may set, a role's setting without CREATEROLE)."""
         target = sql.Identifier(name)
+        not_copied = []
         self.cursor.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(target, sql.Identifier(live["owner"])))
         self.cursor.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT {}").format(
             target, sql.Literal(live["connection_limit"])))
@@ -320,8 +349,14 @@ class Server:
                 else sql.SQL("DATABASE {}").format(target)
             for setting in settings:
                 key, value = setting.split("=", 1)
-                self.cursor.execute(sql.SQL("ALTER {} SET {} TO {}").format(
-                    scope, sql.Identifier(key), setting_values(key, value)))
+                try:
+                    self.cursor.execute(sql.SQL("ALTER {} SET {} TO {}").format(
+                        scope, sql.Identifier(key), setting_values(key, value)))
+                except errors.InsufficientPrivilege as exc:
+                    who = f"role {role} in the database" if role else "the database"
+                    not_copied.append(f"The setting {setting} of {who} was not copied ({str(exc).strip()}); "
+                                      "set it again as a superuser.")
+        return not_copied
 
     def allow_connections(self, name, allowed):
         self.cursor.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
@@ -396,6 +431,13 @@ def setting_values(key, value):
     return sql.SQL(", ").join(sql.Literal(name) for name in names)
 
 
+def holds_table(backup, table):
+    """Whether an archive holds the table, named with or without its schema; plain files are not listed."""
+    if "tables" not in backup:
+        return True
+    return table in backup["tables"] or any(name.split(".", 1)[1] == table for name in backup["tables"])
+
+
 def check_restored(connection, check_query, expected_rows):
     """Run the check query and count the rows of the tables given; raise on any difference."""
     counted = {}
@@ -406,7 +448,8 @@ def check_restored(connection, check_query, expected_rows):
         except psycopg2.Error as exc:
             raise PostgresError(f"The check query failed: {' '.join(str(exc).split())}") from None
         if not row or not row[0]:
-            raise PostgresError(f"The check query returned {row[0] if row else 'no row'}, not a true value.")
+            said = "no row" if not row else "NULL" if row[0] is None else repr(row[0]).lower()
+            raise PostgresError(f"The check query returned {said}, not a true value.")
         for table, expected in (expected_rows or {}).items():
             try:
                 cursor.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split(".", 1))))

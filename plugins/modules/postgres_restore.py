@@ -257,6 +257,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres_options impo
 from ansible_collections.runbook.ops.plugins.module_utils._restore import (
     Server,
     check_restored,
+    holds_table,
     newest_verifying,
     psql_can_restrict,
     restore_command,
@@ -295,7 +296,12 @@ def analyze_and_check(settings, database, params, timer):
             connection.cursor().execute("ANALYZE")
             timer.step("analyze", since)
         since = time.monotonic()
-        rows = check_restored(connection, params["check_query"], params["expected_rows"])
+        # Read-only and rolled back: a check cannot change the data it checks.
+        connection.set_session(readonly=True, autocommit=False)
+        try:
+            rows = check_restored(connection, params["check_query"], params["expected_rows"])
+        finally:
+            connection.rollback()
         timer.step("check", since)
     finally:
         connection.close()
@@ -320,8 +326,13 @@ def drop_quietly(server, name, outcome):
                                    "drop it by hand.")
 
 
-def restore_by_swap(server, settings, environment, backup, database, live, stamp, params, timer, outcome):
-    """Restore into a scratch database, check it, and swap it in; the live one stays as it was on failure."""
+def restore_by_swap(server, settings, environment, backup, database, live, now, params, timer, outcome):
+    """Restore into a scratch database, check it, and swap it in; the live one stays as it was on failure.
+
+    The replaced database holds every write up to the swap: the safety backup is taken of it afterwards,
+    while the restored one already serves, and it is dropped only once that backup is verified.
+    """
+    stamp = now.strftime(STAMP)
     scratch = f"{database[:38]}_restore_{stamp}"
     replaced = f"{database[:37]}_replaced_{stamp}" if live else None
     timeout = params["session_timeout"]
@@ -334,7 +345,7 @@ def restore_by_swap(server, settings, environment, backup, database, live, stamp
         timer.step("restore", since)
         outcome["rows"] = analyze_and_check(settings, scratch, params, timer)
         if live:
-            server.copy_properties(live, scratch)
+            outcome["warnings"] += server.copy_properties(live, scratch)
 
         # From here until the swap, the live database takes no new connections.
         since = time.monotonic()
@@ -354,10 +365,25 @@ def restore_by_swap(server, settings, environment, backup, database, live, stamp
         if not outcome["live_changed"]:
             drop_quietly(server, scratch, outcome)
 
-    if replaced and params["keep_replaced"]:
-        reopen(server, replaced)
+    if not replaced:
+        return
+    reopen(server, replaced)
+    if params["safety_backup"]:
+        since = time.monotonic()
+        try:
+            safety = dump(params["pg_dump"], params["pg_restore"], params["backup_dir"], replaced, "custom", 1,
+                          {**environment, "PGDATABASE": replaced}, name=safety_backup_name(database, now))
+        except (PostgresError, OSError) as exc:
+            outcome["warnings"].append(f"The safety backup of the replaced database failed ({sentence(str(exc))}) "
+                                       f"It is kept as the database {replaced} instead.")
+            outcome["replaced_database"] = replaced
+            return
+        safety.pop("warnings")
+        outcome["safety_backup"] = safety
+        timer.step("safety_backup", since)
+    if params["keep_replaced"]:
         outcome["replaced_database"] = replaced
-    elif replaced:
+    else:
         drop_quietly(server, replaced, outcome)
 
 
@@ -433,6 +459,9 @@ def main():
             backup = verify(os.path.join(params["backup_dir"], params["backup"].strip()), params["pg_restore"],
                             environment, params["source_database"] or database)
             passed_over = []
+        missing = [table for table in params["expected_rows"] or {} if not holds_table(backup, table)]
+        if missing:
+            raise PostgresError(f"expected_rows names {', '.join(missing)}, which the backup does not hold.")
         if backup["format"].startswith("plain") and not psql_can_restrict(client_version(params["psql"])):
             raise PostgresError(f"{params['psql']} is too old to refuse the meta-commands a SQL file may hold (\\! "
                                 "runs a shell); install psql 15.14, 16.10, 17.6 or newer.")
@@ -448,7 +477,7 @@ def main():
 
     if module.check_mode:
         module.exit_json(changed=True, timings=timer.result(), msg=f"Would restore {database} from {backup['path']} "
-                         f"({result['mode']}){', after a safety backup' if live and params['safety_backup'] else ''}.",
+                         f"({result['mode']}){', with a safety backup of the data it replaces' if live and params['safety_backup'] else ''}.",
                          **result)
 
     # A cancelled job (SIGTERM) or Ctrl-C (SIGINT) leaves through the clean-up and reports what it did.
@@ -456,9 +485,11 @@ def main():
     signal.signal(signal.SIGINT, interrupted)
     now = unused_second(params["backup_dir"], database)
     try:
-        if live and params["safety_backup"]:
-            since = time.monotonic()
+        if params["safety_backup"]:
             os.makedirs(params["backup_dir"], mode=0o700, exist_ok=True)
+        # In swap mode the safety backup comes after the swap, of the replaced database.
+        if live and params["safety_backup"] and result["mode"] == "in_place":
+            since = time.monotonic()
             safety = dump(params["pg_dump"], params["pg_restore"], params["backup_dir"], database, "custom", 1,
                           environment, name=safety_backup_name(database, now))
             safety.pop("warnings")
@@ -473,8 +504,7 @@ def main():
     outcome = {"sessions_terminated": 0, "rows": {}, "warnings": [], "live_changed": False}
     try:
         if result["mode"] == "swap":
-            restore_by_swap(server, settings, environment, backup, database, live, now.strftime(STAMP), params,
-                            timer, outcome)
+            restore_by_swap(server, settings, environment, backup, database, live, now, params, timer, outcome)
         else:
             restore_in_place(server, settings, environment, backup, database, params, timer, outcome)
     except (PostgresError, psycopg2.Error, OSError) as exc:
@@ -486,14 +516,16 @@ def main():
                        "(db_restore_no_owner in the roles) to true.")
         state = "The backup's data is already live." if outcome["live_changed"] else \
             "The live database was left as it was."
+        result["safety_backup"] = outcome.get("safety_backup", result["safety_backup"])
         safety = f" Safety backup: {result['safety_backup']['path']}." if result["safety_backup"] else ""
         module.fail_json(msg=f"Restore of {database} from {backup['path']} failed: {reason} {state}{safety}",
-                         timings=timer.result(), **result)
+                         restored=outcome["live_changed"], timings=timer.result(), **result)
 
     for line in outcome.pop("warnings"):
         module.warn(line)
     del outcome["live_changed"]
-    module.exit_json(changed=True, timings=timer.result(), **result, **outcome)
+    result["safety_backup"] = outcome.pop("safety_backup", result["safety_backup"])
+    module.exit_json(changed=True, restored=True, timings=timer.result(), **result, **outcome)
 
 
 def unused_second(directory, database):
@@ -518,9 +550,11 @@ def validate(params):
         problems.append("session_timeout must be more than 0 seconds.")
     if not params["backup"].strip():
         problems.append("backup must be latest or the name of a backup.")
+    if not params["check_query"].strip():
+        problems.append("check_query must not be empty; SELECT 1 checks only that the database answers.")
     for table, count in (params["expected_rows"] or {}).items():
-        if isinstance(count, bool) or not isinstance(count, int) and not str(count).isdigit():
-            problems.append(f"expected_rows of {table} must be a whole number, not {count!r}.")
+        if isinstance(count, bool) or not str(count).strip().isdigit():
+            problems.append(f"expected_rows of {table} must be a whole number of 0 or more, not {count!r}.")
         else:
             params["expected_rows"][table] = int(count)
     return problems

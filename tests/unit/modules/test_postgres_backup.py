@@ -155,3 +155,14 @@ def test_the_password_is_never_in_pg_dumps_arguments(shop, run, tmp_path):
 
     assert not result.get("failed"), result["msg"]
     assert PASSWORD not in (tmp_path / "arguments").read_text()
+
+
+@pytest.mark.parametrize("name", ["shop_20991231T000000Z.dump", "shop_20261399T999999Z.dump"])
+def test_a_backup_named_in_the_future_or_at_no_time_is_neither_newest_nor_pruned(shop, run, tmp_path, name):
+    odd = tmp_path / name
+    odd.write_text("odd")
+    (tmp_path / (name + ".sha256")).write_text("x  " + name + "\n")
+
+    result = run(postgres_backup, backup_args(shop, tmp_path, keep_count=1))
+
+    assert os.path.exists(result["path"]) and odd.exists() and result["pruned"] == []

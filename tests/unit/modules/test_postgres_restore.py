@@ -1,4 +1,5 @@
 """postgres_restore against a real throwaway cluster: what it restores, what it refuses, what it leaves."""
+import datetime
 import gzip
 import json
 import os
@@ -11,6 +12,7 @@ import time
 import psycopg2
 import pytest
 
+from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name
 from ansible_collections.runbook.ops.plugins.modules import postgres_backup, postgres_restore
 from tests.postgres_cluster import PASSWORD
 
@@ -62,12 +64,16 @@ def test_the_latest_backup_replaces_the_live_data(shop, backed_up, run, tmp_path
     for step in ("verify", "safety_backup", "restore", "analyze", "check", "swap", "total"):
         assert result["timings"][step] >= 0
 
-    # The safety backup holds the data as it was just before, and verifies.
+    # The safety backup, of the replaced database, holds the data as it was up to the swap, and verifies.
     safety = result["safety_backup"]["path"]
     assert safety.endswith(".pre-restore.dump") and os.path.exists(safety + ".sha256")
     listing = subprocess.run(["pg_restore", "--data-only", "--table", "orders", "--file", "-", safety],
                              capture_output=True, text=True, check=True).stdout
     assert "-1\n" in listing and listing.count("\n") < 150
+
+    # It is the way back: restored by name, it brings the replaced data back.
+    undone = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=os.path.basename(safety)))
+    assert undone["restored"] is True and shop.psql(ORDERS, database="shop") == "101|5049"
 
 
 def test_database_settings_grants_and_comment_survive_the_swap(shop, backed_up, run, tmp_path):
@@ -131,10 +137,12 @@ def test_a_truncated_archive_without_a_manifest_is_read_through_and_refused(shop
 
 
 def test_latest_passes_over_newer_backups_that_do_not_verify_and_says_why(shop, backed_up, run, tmp_path):
-    newer = tmp_path / "shop_29990101T000000Z.dump"
+    # Newer than the backup, by a minute or two: within the clock difference allowed between hosts.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    newer = tmp_path / backup_name("shop", now + datetime.timedelta(minutes=2))
     newer.write_bytes(b"PGDMP not really")
     (tmp_path / (newer.name + ".sha256")).write_text(f"{'0' * 64}  {newer.name}\n")
-    unverified = tmp_path / "shop_29980101T000000Z.dump"
+    unverified = tmp_path / backup_name("shop", now + datetime.timedelta(minutes=1))
     unverified.write_bytes(open(backed_up["path"], "rb").read())
 
     result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=" Latest "))
@@ -206,13 +214,13 @@ def test_a_plain_file_with_a_failing_statement_changes_nothing(shop, run, tmp_pa
     result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), backup=plain.name))
 
     assert result["failed"] is True and 'relation "public.no_such_table" does not exist' in result["msg"]
-    assert "The live database was left as it was. Safety backup: " in result["msg"]
-    assert os.path.exists(result["safety_backup"]["path"])
-    assert shop.psql("SELECT count(*) FROM orders", database="shop") == "10"
+    # Swapping, the live database is not touched before the swap: nothing needed saving.
+    assert result["msg"].endswith("The live database was left as it was.") and result["safety_backup"] is None
+    assert result["restored"] is False and shop.psql("SELECT count(*) FROM orders", database="shop") == "10"
     assert databases(shop) == ["shop:1"]
 
 
-def test_a_restore_that_fails_midway_leaves_the_live_database_and_reports_the_safety_backup(shop, run, tmp_path):
+def test_a_restore_that_fails_midway_leaves_the_live_database_as_it_was(shop, run, tmp_path):
     shop.psql("DO $$ BEGIN CREATE ROLE ghost; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     shop.psql("CREATE TABLE haunted (id int); ALTER TABLE haunted OWNER TO ghost", database="shop")
     backup = run(postgres_backup, connection(shop, backup_dir=str(tmp_path)))
@@ -223,7 +231,7 @@ def test_a_restore_that_fails_midway_leaves_the_live_database_and_reports_the_sa
 
     assert result["failed"] is True and 'role "ghost" does not exist' in result["msg"]
     assert "set no_owner (db_restore_no_owner in the roles) to true" in result["msg"]
-    assert result["safety_backup"]["path"] in result["msg"]
+    assert result["msg"].endswith("The live database was left as it was.") and not list(tmp_path.glob("*.pre-*"))
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
     assert databases(shop) == ["shop:1"]
 
@@ -321,7 +329,7 @@ def test_a_restore_stopped_while_connections_are_blocked_allows_them_again(shop,
 
     result = json.loads(output)
     assert restore.returncode != 0 and result["failed"] is True
-    assert f"Stopped by {signal_sent.name}. The live database was left as it was. Safety backup: " in result["msg"]
+    assert result["msg"].endswith(f"Stopped by {signal_sent.name}. The live database was left as it was.")
     assert databases(shop) == ["shop:1"], "connections allowed again and the scratch database dropped"
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
 
@@ -352,7 +360,9 @@ def test_a_wrong_password_is_reported_without_the_password(shop, run, tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     ({"jobs": 0}, "jobs must be at least 1."),
-    ({"expected_rows": {"orders": "many"}}, "expected_rows of orders must be a whole number, not 'many'."),
+    ({"expected_rows": {"orders": "many"}}, "expected_rows of orders must be a whole number of 0 or more, not 'many'."),
+    ({"expected_rows": {"orders": -1}}, "expected_rows of orders must be a whole number of 0 or more, not -1."),
+    ({"check_query": " "}, "check_query must not be empty; SELECT 1 checks only that the database answers."),
     ({"backup": " "}, "backup must be latest or the name of a backup."),
 ])
 def test_bad_input_is_refused_before_connecting(run, tmp_path, options, message):
@@ -360,3 +370,74 @@ def test_bad_input_is_refused_before_connecting(run, tmp_path, options, message)
                                     **options})
 
     assert result["failed"] is True and result["msg"] == message + " Nothing was changed."
+
+
+def test_a_check_query_cannot_change_the_data_it_checks(shop, backed_up, run, tmp_path):
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path),
+                                              check_query="UPDATE orders SET total = 0 RETURNING true"))
+
+    assert result["failed"] is True and "read-only transaction" in result["msg"]
+    assert shop.psql("SELECT count(*) FROM orders", database="shop") == "101"
+
+
+@pytest.mark.parametrize("check_query, said", [("SELECT false", "false"), ("SELECT NULL", "NULL"),
+                                               ("SELECT 1 WHERE false", "no row")])
+def test_a_check_query_must_return_true(shop, backed_up, run, tmp_path, check_query, said):
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), check_query=check_query))
+
+    assert result["failed"] is True and f"The check query returned {said}, not a true value." in result["msg"]
+    assert result["restored"] is False and shop.psql("SELECT count(*) FROM orders", database="shop") == "101"
+
+
+def test_expected_rows_of_a_table_the_backup_lacks_are_refused_before_anything_is_touched(shop, backed_up, run,
+                                                                                          tmp_path):
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path), expected_rows={"ordres": 300}),
+                 check=True)
+
+    assert result["failed"] is True and "expected_rows names ordres, which the backup does not hold." in result["msg"]
+
+
+def test_a_setting_the_role_may_not_copy_is_a_warning_not_a_failure(shop, run, tmp_path):
+    owner = as_owner_who_may_swap(shop, tmp_path)
+    shop.psql("ALTER DATABASE shop SET log_min_duration_statement = '250ms'")
+    run(postgres_backup, owner)
+
+    # In a process of its own, as Ansible runs it: in pytest's, the controller's plugins loaded by other
+    # tests take the module's warnings over.
+    arguments = tmp_path / "arguments.json"
+    arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": owner}))
+    done = subprocess.run([sys.executable, postgres_restore.__file__, str(arguments)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, check=False)
+    result = json.loads(done.stdout)
+
+    assert result["restored"] is True and result["mode"] == "swap"
+    assert ("The setting log_min_duration_statement=250ms of the database was not copied (permission denied to set "
+            'parameter "log_min_duration_statement"); set it again as a superuser.') in str(result["warnings"])
+
+
+def test_the_icu_locale_survives_the_swap(postgres, run, tmp_path):
+    postgres.psql("DROP DATABASE IF EXISTS shop_icu")
+    postgres.psql("CREATE DATABASE shop_icu TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'")
+    try:
+        settings = connection(postgres, database="shop_icu", backup_dir=str(tmp_path))
+        postgres.psql("CREATE TABLE t (x text); INSERT INTO t VALUES ('a')", database="shop_icu")
+        run(postgres_backup, settings)
+
+        run(postgres_restore, settings)
+
+        assert postgres.psql("SELECT datlocprovider::text || ' ' || daticulocale FROM pg_database "
+                             "WHERE datname = 'shop_icu'") == "i de-DE"
+    finally:
+        postgres.psql("DROP DATABASE IF EXISTS shop_icu WITH (FORCE)")
+
+
+def test_latest_passes_over_a_backup_dated_in_the_future(shop, backed_up, run, tmp_path):
+    future = tmp_path / "shop_20991231T000000Z.dump"
+    future.write_bytes(open(backed_up["path"], "rb").read())
+    (tmp_path / (future.name + ".sha256")).write_text("x  " + future.name + "\n")
+
+    result = run(postgres_restore, connection(shop, backup_dir=str(tmp_path)), check=True)
+
+    assert result["backup"] == backed_up["path"]
+    assert result["passed_over"] == [f"{future.name} is not dated by a real time in the past, so it cannot be the "
+                                     "newest; name it to restore it."]
