@@ -175,22 +175,29 @@ def test_a_client_that_keeps_reconnecting_does_not_stop_the_rollback(fake, shop,
     assert shop.psql("SELECT datallowconn FROM pg_database WHERE datname = 'shop'") == "t"
 
 
-def test_a_restore_that_fails_midway_leaves_the_database_and_names_the_safety_backup(fake, shop, rollback):
+@pytest.mark.parametrize("mode", ["swap", "in_place"])
+def test_a_restore_that_fails_midway_leaves_the_database_as_it_was(fake, shop, rollback, mode):
     shop.psql("DO $$ BEGIN CREATE ROLE ghost; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     shop.psql("CREATE TABLE haunted (id int); ALTER TABLE haunted OWNER TO ghost", database="shop")
     assert rollback(playbook="playbooks/backup.yml", env=shop.dsn_env, **shop.settings).rc == 0
     shop.psql("DROP TABLE haunted", database="shop")
     shop.psql("DROP ROLE ghost")
 
-    run = database_rollback(rollback, shop)
+    run = database_rollback(rollback, shop, db_restore_mode=mode)
 
     assert run.rc != 0 and 'role "ghost" does not exist' in run.output
-    assert "The live database was left as it was. Safety backup: " in run.output
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
     assert shop.psql("SELECT string_agg(datname || ':' || datallowconn, ',') FROM pg_database "
                      "WHERE datname LIKE 'shop%'") == "shop:true"
     record = run.record
-    assert record["result"] == "failed" and record["database"]["safety_backup"] in run.output
+    assert record["result"] == "failed" and record["database"]["restored"] is False
+    if mode == "in_place":
+        # In place, the live database is backed up before the restore touches it.
+        assert f"The live database was left as it was. Safety backup: {record['database']['safety_backup']}." \
+            in run.output
+    else:
+        # Swapping, it is not touched before the swap, so there was nothing to save yet.
+        assert "The live database was left as it was." in run.output and record["database"]["safety_backup"] is None
 
 
 def test_a_plain_sql_backup_with_a_failing_statement_changes_nothing(fake, shop, rollback):
