@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: postgres_restore
-short_description: Restore a PostgreSQL database from a verified backup, with a safety backup first
+short_description: Restore a PostgreSQL database from a verified backup, keeping a safety backup of what it replaces
 description:
   - Restores O(database) from O(backup), a named backup or the newest one that verifies.
   - Reads C(pg_dump) archives in the custom and directory formats (with C(pg_restore)), and plain C(.sql)
@@ -19,21 +19,25 @@ description:
   - The backup is verified before anything is touched. It must match its SHA-256 manifest when it has one
     (as the backups of M(runbook.ops.postgres_backup) do); an archive without one is read through completely
     by C(pg_restore); a plain file must end with the line C(pg_dump) closes its dumps with.
-  - Then a safety backup of the live database is taken, unless O(safety_backup=false), into O(backup_dir)
-    as C(<database>_<UTC time>.pre-restore.dump) with its manifest, readable by its owner only. It is never
-    taken for V(latest); M(runbook.ops.postgres_backup) removes it after its O(runbook.ops.postgres_backup#module:keep_days).
+  - A safety backup of the data it replaces is kept, unless O(safety_backup=false), in O(backup_dir) as
+    C(<database>_<UTC time>.pre-restore.dump) with its manifest, readable by its owner only; restored by
+    name, it undoes the restore. It is never taken for V(latest);
+    M(runbook.ops.postgres_backup) removes it after its O(runbook.ops.postgres_backup#module:keep_days).
   - With O(mode=swap), the backup is restored into a scratch database while the live one still serves, the
     scratch database is analyzed and checked, given the live one's owner, grants and settings, and then
     new connections to the live database are blocked, its sessions are ended and waited for, and it is
     replaced by renaming both databases in one transaction. Connections are allowed again in every case,
-    also when something fails. The replaced database is dropped unless O(keep_replaced=true).
-  - With O(mode=in_place), for roles that may not create or rename databases (managed services), the other
-    sessions are ended and the backup is restored over the live database in a single transaction
-    (C(pg_restore --clean --if-exists --single-transaction), or C(psql --single-transaction)), so a failure
-    leaves it as it was. New connections cannot be blocked this way without locking out the restore
-    itself; they wait on the restore's locks instead.
+    also when something fails. The safety backup is then taken of the replaced database, so it holds every
+    write committed up to the swap, and the replaced database is dropped once it is verified (kept when
+    it fails, or with O(keep_replaced=true)).
+  - With O(mode=in_place), for roles that may not create or rename databases (managed services), the safety
+    backup is taken first, the other sessions are ended, and the backup is restored over the live database
+    in a single transaction (C(pg_restore --clean --if-exists --single-transaction), or
+    C(psql --single-transaction)), so a failure leaves it as it was. New connections cannot be blocked this
+    way without locking out the restore itself; they wait on the restore's locks instead.
   - After the restore, O(check_query) must return a true value and the tables of O(expected_rows) must
-    hold that many rows; in swap mode this is checked before the live database is replaced.
+    hold that many rows, in a read-only transaction that is rolled back; in swap mode this is checked
+    before the live database is replaced.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
@@ -78,7 +82,7 @@ options:
     default: 1
   safety_backup:
     description:
-      - Whether to back up the live database before replacing it.
+      - Whether to keep a safety backup of the data the restore replaces.
       - Turn it off only when the live database cannot be dumped any more; its data is then lost unless
         O(keep_replaced=true).
     type: bool
@@ -134,8 +138,8 @@ options:
 notes:
   - Runs on the host of the task, usually one of the C(db) group, or the controller with a O(dsn) for a
     managed database.
-  - The safety backup holds the database as it was when it began; with O(mode=swap), rows written between
-    then and the swap are only in the replaced database, which O(keep_replaced=true) keeps.
+  - In place, the safety backup holds the database as it was when it began; rows the application writes
+    between then and the restore are lost. Stop its writers first when that matters.
   - If the module process is killed outright (SIGKILL) between blocking and allowing connections, the live
     database stays closed to new connections; C(ALTER DATABASE <name> ALLOW_CONNECTIONS true) opens it.
     SIGTERM, as sent when a job is cancelled, is handled.
@@ -204,7 +208,7 @@ mode:
   returned: when a backup was found
   type: str
 safety_backup:
-  description: The safety backup of the live database, with C(path), C(manifest), C(size_bytes), C(checksum)
+  description: The safety backup of the data the restore replaced, with C(path), C(manifest), C(size_bytes), C(checksum)
     and C(duration); null when none was taken.
   returned: when a backup was found
   type: dict
@@ -212,6 +216,10 @@ replaced_database:
   description: The name the replaced database was kept under, with O(keep_replaced=true).
   returned: success, in swap mode
   type: str
+restored:
+  description: Whether the backup's data went live; an in-place restore can fail its check after it did.
+  returned: when the restore began
+  type: bool
 sessions_terminated:
   description: Sessions of the live database that were ended.
   returned: success
