@@ -1,5 +1,6 @@
 """playbooks/backup.yml and playbooks/rollback.yml with rollback_type database and full, against a real cluster."""
 import json
+import os
 import threading
 
 import psycopg2
@@ -252,7 +253,8 @@ def test_an_unhealthy_application_after_a_restore_is_reported_with_the_safety_ba
     safety = record["database"]["safety_backup"]
     assert record["result"] == "unhealthy" and record["database"]["restored"] is True
     assert (f"Rollback unhealthy: The database was restored from {backed_up} (safety backup of the data it replaced: "
-            f"{safety}), but the application is not healthy; nothing was put back.") in run.output
+            f"{safety}), but the application is not healthy; nothing was put back. To undo the database part, roll "
+            f"back again with -e rollback_type=database -e rollback_backup={os.path.basename(safety)}.") in run.output
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "300"
     assert "Rollback done, but the application is UNHEALTHY" in slack_texts(fake, "#incidents")[-1]
 
