@@ -293,3 +293,22 @@ def test_a_plan_records_the_backup_it_chose(fake, shop, backed_up, rollback):
     assert record["result"] == "planned" and record["backup"] == str(backed_up)
     assert record["database"]["server"] == f"runbook@{shop.host}:{shop.port}/shop"
     assert "changed=0" in run.output
+
+
+def test_running_a_database_rollback_again_does_not_discard_the_writes_since(fake, shop, backed_up, rollback):
+    first = database_rollback(rollback, shop)
+    assert first.rc == 0, first.output
+    shop.psql("INSERT INTO orders (total) VALUES (7)", database="shop")
+
+    again = database_rollback(rollback, shop)
+    kept = shop.psql("SELECT count(*) FROM orders", database="shop")
+    named = database_rollback(rollback, shop, rollback_backup=backed_up.name)
+
+    assert kept == "301", "the second run kept the row written since the first"
+
+    assert again.rc == 0, again.output
+    assert f"Run {first.record['run_id']} already restored this backup at " in again.output
+    assert f"The database was already restored from {backed_up} by run {first.record['run_id']}" in again.output
+    assert again.record["result"] == "already_live" and again.record["database"]["restored"] is False
+    assert named.rc == 0 and named.record["database"]["restored"] is True
+    assert shop.psql(ORDERS, database="shop") == "300|45150"
