@@ -114,7 +114,8 @@ def test_without_confirmation_it_verifies_and_shows_the_plan(fake, shop, backed_
     assert run.rc == 0, run.output
     assert f"Database: restore runbook@{shop.host}:{shop.port}/shop from {backed_up} (custom, verified by manifest)." \
         in run.output
-    assert "A safety backup of the live database is taken first." in run.output
+    assert "A safety backup of the replaced database is taken after the swap: it holds every write up to it." \
+        in run.output
     assert "Order: the application first, then the database, then the health check." in run.output
     assert shop.psql("SELECT count(*) FROM orders", database="shop") == "101"
     assert writes(fake) == [] and slack_texts(fake) == [] and not list(shop.backups.glob("*.pre-restore.dump"))
