@@ -164,9 +164,10 @@ def prune(directory, database, keep_count=None, keep_days=None, now=None, check_
     backups older than the age. In check mode, the backup about to be taken counts as the newest."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     backups = verified_backups(directory, database)
-    kept_before = 1 if check_mode else 0
+    # Position 0 is the newest, which stays: the new backup, or in check mode the one about to be taken.
+    older = backups if check_mode else backups[1:]
     doomed = []
-    for position, (stamp, path) in enumerate(backups[1 - kept_before:], start=1):
+    for position, (stamp, path) in enumerate(older, start=1):
         too_many = keep_count is not None and position >= keep_count
         too_old = keep_days is not None and (now - stamp).total_seconds() > keep_days * 86400
         if too_many or too_old:

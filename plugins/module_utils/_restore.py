@@ -299,7 +299,6 @@ class Server:
         try:
             system = self.one("SELECT system_identifier FROM pg_control_system()")[0]
         except psycopg2.Error:
-            self.connection.rollback()
             system = "{}:{}".format(*self.one("SELECT inet_server_addr(), inet_server_port()"))
         return f"{system}/{name}"
 
