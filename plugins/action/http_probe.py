@@ -10,7 +10,9 @@ a module run in the middle of a rollback, where every second counts.
 
 from __future__ import annotations
 
-from ansible_collections.runbook.ops.plugins.module_utils._probe import wait_until_healthy
+import os
+
+from ansible_collections.runbook.ops.plugins.module_utils._probe import tls_report, wait_until_healthy
 from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
@@ -23,6 +25,8 @@ ARGUMENT_SPEC = {
     "fail_unhealthy": {"type": "bool", "default": False},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
+    "samples": {"type": "int", "default": 1},
+    "tls_warn_days": {"type": "int", "default": 14},
 }
 
 
@@ -30,11 +34,17 @@ def probe(args):
     """The task's result for these arguments."""
     if not args["url"].startswith(("http://", "https://")):
         return {"failed": True, "msg": f"url must be an http(s) URL, not {args['url']!r}."}
-    if args["wait"] < 0 or args["interval"] <= 0 or args["timeout"] <= 0:
-        return {"failed": True, "msg": "wait must be 0 or more, interval and timeout more than 0."}
+    if args["wait"] < 0 or args["interval"] <= 0 or args["timeout"] <= 0 or args["samples"] < 1:
+        return {"failed": True, "msg": "wait must be 0 or more, interval and timeout more than 0, samples 1 or more."}
+    if args["ca_path"] and not os.path.isfile(args["ca_path"]):
+        return {"failed": True, "msg": f"ca_path {args['ca_path']} is not a file: give a PEM file of certificate "
+                                       "authorities."}
 
     verdict = wait_until_healthy(args["url"], args["status"], args["body_contains"], args["wait"],
-                                 args["interval"], args["timeout"], args["validate_certs"], args["ca_path"])
+                                 args["interval"], args["timeout"], args["validate_certs"], args["ca_path"],
+                                 samples=args["samples"])
+    # An expired or expiring certificate is reported, not judged: health is what the endpoint answers.
+    verdict["tls"] = tls_report(args["url"], args["timeout"], args["ca_path"], args["tls_warn_days"])
     if args["fail_unhealthy"] and not verdict["healthy"]:
         waited = f" within {args['wait']:g} s" if args["wait"] else ""
         return {"failed": True, **verdict,

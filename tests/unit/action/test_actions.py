@@ -307,3 +307,37 @@ def test_probe_fails_when_asked_to_with_the_verdict_in_one_sentence(fake):
 def test_probe_refuses_what_is_not_an_http_url():
     result = run(http_probe, {"url": "shop.example.com/api/health"})
     assert result["failed"] is True and "must be an http(s) URL" in result["msg"]
+
+
+def test_probe_times_the_samples_and_keeps_the_verdict_fields(fake):
+    result = run(http_probe, {"url": fake.health_url + "/api/health", "samples": 3})
+    assert (result["healthy"], result["status"], result["reason"], result["attempts"]) == (True, 200, "", 1)
+    assert result["latency"]["count"] == 3 and result["latency"]["unhealthy"] == 0
+    assert len(result["latency"]["samples_ms"]) == 3 and result["latency"]["samples_ms"][0] == result["latency_ms"]
+    assert result["latency"]["worst_ms"] == max(result["latency"]["samples_ms"])
+    assert len(fake.health.requests()) == 3
+    assert result["tls"] is None  # http
+
+
+def test_probe_of_an_unhealthy_endpoint_times_only_the_verdict(fake):
+    fake.health.set_mode("fail")
+    result = run(http_probe, {"url": fake.health_url + "/api/health", "samples": 5})
+    assert result["healthy"] is False and result["latency"]["count"] == 1 and result["latency"]["unhealthy"] == 1
+    assert len(fake.health.requests()) == 1
+
+
+def test_probe_reports_why_an_https_certificate_could_not_be_read():
+    result = run(http_probe, {"url": "https://127.0.0.1:9/api/health", "timeout": 2, "fail_unhealthy": True})
+    assert result["failed"] is True and result["healthy"] is False
+    assert result["tls"]["days_left"] is None and result["tls"]["verified"] is False
+    assert "Connection refused" in result["tls"]["error"]
+
+
+def test_probe_refuses_a_ca_path_that_is_not_a_file(tmp_path):
+    result = run(http_probe, {"url": "https://127.0.0.1:9/", "ca_path": str(tmp_path / "missing.pem")})
+    assert result["failed"] is True and result["msg"].startswith(f"ca_path {tmp_path / 'missing.pem'} is not a file")
+
+
+def test_probe_refuses_fewer_than_one_sample():
+    result = run(http_probe, {"url": "http://127.0.0.1:9/", "samples": 0})
+    assert result["failed"] is True and "samples 1 or more" in result["msg"]
