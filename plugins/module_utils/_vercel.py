@@ -43,6 +43,25 @@ def _iso(ms):
     return datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+GIT_PROVIDERS = ("github", "gitlab", "bitbucket")
+
+
+def commit_repo(meta):
+    """``org/repo`` from a deployment's git metadata (``githubCommitOrg`` and ``githubCommitRepo``, and
+    their gitlab and bitbucket twins), or None when it does not say."""
+    for provider in GIT_PROVIDERS:
+        org = meta.get(f"{provider}CommitOrg") or meta.get(f"{provider}Org")
+        repo = meta.get(f"{provider}CommitRepo") or meta.get(f"{provider}Repo")
+        if org and repo:
+            return f"{org}/{repo}"
+    return None
+
+
+def created_since(hours, now):
+    """The ``since`` of the deployments listing, in milliseconds, for those created within ``hours`` of ``now`` (s)."""
+    return int((now - hours * 3600) * 1000)
+
+
 def summarize(deployment):
     """One shape for a deployment, whether it came from the list (``uid``) or a GET (``id``)."""
     meta = deployment.get("meta") or {}
@@ -62,6 +81,9 @@ def summarize(deployment):
         "commit_ref": meta.get("githubCommitRef") or meta.get("gitlabCommitRef") or meta.get("bitbucketCommitRef"),
         "commit_message": meta.get("githubCommitMessage") or meta.get("gitlabCommitMessage"),
         "inspector_url": deployment.get("inspectorUrl"),
+        "commit_repo": commit_repo(meta),
+        # Vercel's own words on a failed build, in the listing and in a single deployment alike.
+        "error_message": deployment.get("errorMessage"),
     }
 
 
@@ -95,13 +117,18 @@ class VercelClient:
     def deployment(self, id_or_url):
         return self._get(f"/v13/deployments/{urllib.parse.quote(bare_host(id_or_url), safe='')}")
 
-    def deployment_pages(self, project_id, target=None, states=None, page_size=20):
-        """Yield pages of deployments, newest first, following ``until`` until ``next`` is null."""
+    def deployment_pages(self, project_id, target=None, states=None, page_size=20, since=None):
+        """Yield pages of deployments, newest first, following ``until`` until ``next`` is null.
+
+        ``since`` (milliseconds) leaves out the deployments created before it.
+        """
         query = {"projectId": project_id, "limit": min(page_size, PAGE_SIZE_MAX)}
         if target:
             query["target"] = target
         if states:
             query["state"] = ",".join(states)
+        if since is not None:
+            query["since"] = since
         while True:
             page = self._get("/v6/deployments", query)
             yield page.get("deployments") or []

@@ -65,6 +65,12 @@ options:
     description: Deployments asked for in one request (Vercel allows up to 100).
     type: int
     default: 20
+  since_hours:
+    description:
+      - List only deployments created within this many hours before now, as Vercel's listing filters them.
+      - RV(latest) and RV(previous) are looked for among the listed deployments, so a short window may leave
+        them empty. RV(current) is found all the same.
+    type: float
 seealso:
   - module: runbook.ops.vercel_alias
   - name: Vercel API, list deployments
@@ -91,6 +97,23 @@ EXAMPLES = r"""
     project: prj_12HKQaOmR5t5Uy6vdcQsNIiZgHGB
     state: [ERROR]
     limit: 5
+
+- name: What was deployed in the last six hours, for an incident's timeline
+  runbook.ops.vercel_deployment_info:
+    project: webapp
+    target: any
+    since_hours: 6
+    limit: 100
+  register: recent
+
+- name: Show who deployed what, and why a build failed
+  ansible.builtin.debug:
+    msg: >-
+      {{ item.created_at }} {{ item.state }} {{ item.commit_repo }} {{ item.commit_sha }}
+      by {{ item.creator }} {{ item.error_message or '' }}
+  loop: "{{ recent.deployments }}"
+  loop_control:
+    label: "{{ item.id }}"
 """
 
 RETURN = r"""
@@ -155,6 +178,16 @@ deployments:
     commit_message:
       description: Git commit message, when known.
       type: str
+    commit_repo:
+      description: The git repository, as V(org/repo), when known.
+      type: str
+      sample: acme/webapp
+    error_message:
+      description:
+        - Why the deployment failed, in Vercel's words, for an V(ERROR) deployment; null when Vercel gives none.
+        - Vercel may also say here why a V(CANCELED) deployment was canceled.
+      type: str
+      sample: Command "npm run build" exited with 1
     inspector_url:
       description: Link to the deployment in Vercel's dashboard.
       type: str
@@ -198,12 +231,15 @@ pages_read:
   type: int
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.ops.plugins.module_utils._http import APIError
 from ansible_collections.runbook.ops.plugins.module_utils._vercel_options import vercel_argument_spec, vercel_client
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
     aliases_of,
+    created_since,
     foreign,
     is_rollback_candidate,
     serving,
@@ -221,8 +257,9 @@ def live_deployment_id(project, serving_now, domains):
 def read_deployments(client, project_id, params, current_id):
     """Read pages until ``limit`` deployments are listed and ``previous`` is found (or none are left)."""
     target = None if params["target"] == "any" else params["target"]
+    since = None if params["since_hours"] is None else created_since(params["since_hours"], time.time())
     listed, latest, current, previous, pages = [], None, None, None, 0
-    for page in client.deployment_pages(project_id, target, params["state"], params["page_size"]):
+    for page in client.deployment_pages(project_id, target, params["state"], params["page_size"], since):
         pages += 1
         for deployment in map(summarize, page):
             if len(listed) < params["limit"]:
@@ -251,12 +288,15 @@ def main():
                                "READY"]},
             limit={"type": "int", "default": 20},
             page_size={"type": "int", "default": 20},
+            since_hours={"type": "float"},
         ),
         supports_check_mode=True,
     )
     params = module.params
     if params["limit"] < 1 or not 1 <= params["page_size"] <= 100:
         module.fail_json(msg="limit must be at least 1 and page_size between 1 and 100.")
+    if params["since_hours"] is not None and params["since_hours"] <= 0:
+        module.fail_json(msg=f"since_hours must be more than 0, not {params['since_hours']:g}.")
 
     client = vercel_client(module)
     try:

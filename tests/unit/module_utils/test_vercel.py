@@ -6,6 +6,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._vercel import (
     VercelClient,
     aliases_of,
     bare_host,
+    created_since,
     foreign,
     is_rollback_candidate,
     serving,
@@ -167,3 +168,40 @@ def test_pagination_that_does_not_move_back_stops_with_an_error(fake):
     with pytest.raises(APIError, match="pagination did not move back in time"):
         next(listing)
     assert len(fake.vercel.requests()) == 2
+
+
+def test_pages_since_a_time_carry_it_on_every_page(fake):
+    since = WEBAPP[6]["created"]
+    pages = list(client(fake).deployment_pages("webapp", page_size=2, since=since))
+    listed = [d["uid"] for page in pages for d in page]
+    assert listed == [d["id"] for d in WEBAPP if d["created"] > since] and len(listed) == 6
+    sent = fake.vercel.requests()
+    assert len(sent) == 3 and all(r["query"]["since"] == str(since) for r in sent)
+
+
+def test_created_since_counts_hours_back_from_now_in_milliseconds():
+    assert created_since(1.5, now=1800000000.25) == 1799994600250
+
+
+@pytest.mark.parametrize("meta, repo", [
+    ({"githubCommitOrg": "acme", "githubCommitRepo": "webapp"}, "acme/webapp"),
+    ({"githubOrg": "acme", "githubRepo": "webapp"}, "acme/webapp"),
+    ({"gitlabCommitOrg": "acme-group", "gitlabCommitRepo": "shop"}, "acme-group/shop"),
+    ({"bitbucketCommitOrg": "acme", "bitbucketCommitRepo": "api"}, "acme/api"),
+    ({"githubCommitOrg": "acme"}, None),  # half a name is no name
+    ({}, None),
+])
+def test_summarize_names_the_repository(meta, repo):
+    assert summarize({"uid": "dpl_x", "meta": meta})["commit_repo"] == repo
+
+
+def test_summarize_keeps_vercels_words_on_a_failed_build(fake):
+    failed = next(d for d in WEBAPP if d["state"] == "ERROR")
+    vercel = client(fake)
+    item = next(d for page in vercel.deployment_pages("webapp", states=["ERROR"]) for d in page
+                if d["uid"] == failed["id"])
+    from_list, from_get = summarize(item), summarize(vercel.deployment(failed["id"]))
+    assert from_list["error_message"] == item["errorMessage"] and from_list["error_message"]
+    assert from_get["error_message"] == from_list["error_message"]
+    assert summarize(vercel.deployment(LIVE["id"]))["error_message"] is None
+    assert from_list["commit_repo"] == f"{failed['meta']['githubCommitOrg']}/{failed['meta']['githubCommitRepo']}"

@@ -3,6 +3,8 @@
 slack_message, run_lock and audit_record are action plugins: see tests/unit/action/test_actions.py.
 """
 
+from types import SimpleNamespace
+
 import pytest
 
 from ansible_collections.runbook.ops.plugins.modules import vercel_alias, vercel_deployment_info
@@ -103,6 +105,49 @@ def test_info_refuses_bad_limits_before_any_request(fake, run):
     result = run(vercel_deployment_info, vercel_args(fake, project="webapp", page_size=101))
     assert result["failed"] is True and "page_size" in result["msg"]
     assert fake.vercel.requests() == []
+
+
+def test_info_since_hours_lists_only_the_recent_deployments(fake, run, monkeypatch):
+    # "Now" is an hour after the live deployment: 24 hours back leaves the older ones out.
+    now = LIVE["created"] / 1000 + 3600
+    monkeypatch.setattr(vercel_deployment_info, "time", SimpleNamespace(time=lambda: now))
+    since = int((now - 24 * 3600) * 1000)
+
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", domains=DOMAINS, since_hours=24,
+                                                     limit=100))
+
+    recent = [d["id"] for d in WEBAPP_PRODUCTION if d["created"] > since]
+    assert [d["id"] for d in result["deployments"]] == recent and 0 < len(recent) < len(WEBAPP_PRODUCTION)
+    listings = [r for r in fake.vercel.requests() if r["path"] == "/v6/deployments"]
+    assert listings and all(r["query"]["since"] == str(since) for r in listings)
+    # The live deployment is in the window; the one to roll back to is older than it.
+    assert result["current"]["id"] == LIVE["id"] and result["previous"] is None
+
+
+def test_info_without_since_hours_sends_no_since(fake, run):
+    run(vercel_deployment_info, vercel_args(fake, project="webapp"))
+    assert all("since" not in r["query"] for r in fake.vercel.requests())
+
+
+def test_info_refuses_a_window_of_no_hours_before_any_request(fake, run):
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", since_hours=0))
+    assert result["failed"] is True and result["msg"] == "since_hours must be more than 0, not 0."
+    assert fake.vercel.requests() == []
+
+
+def test_info_names_each_deployments_repository_and_why_a_build_failed(fake, run):
+    result = run(vercel_deployment_info, vercel_args(fake, project="webapp", target="any", limit=100))
+    listed = {d["id"]: d for d in result["deployments"]}
+    for seeded in WEBAPP:
+        if seeded["id"] not in listed:
+            continue
+        meta = seeded.get("meta") or {}
+        repo = f"{meta['githubCommitOrg']}/{meta['githubCommitRepo']}" if "githubCommitOrg" in meta else None
+        assert listed[seeded["id"]]["commit_repo"] == repo
+    failed = [d for d in result["deployments"] if d["state"] == "ERROR"]
+    assert failed and all(d["error_message"] for d in failed)
+    assert all(d["error_message"] is None for d in result["deployments"] if d["state"] == "READY")
+    assert listed[LIVE["id"]]["commit_repo"] == "acme/webapp"
 
 
 # ----- vercel_alias --------------------------------------------------------------------------
