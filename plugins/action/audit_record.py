@@ -12,25 +12,14 @@ import json
 import os
 
 from ansible_collections.runbook.ops.plugins.plugin_utils._controller_action import ControllerAction
-
-SECRET_VARIABLES = ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK", "SLACK_MAINTENANCE_WEBHOOK",
-                    "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]
+from ansible_collections.runbook.ops.plugins.plugin_utils._redact import SECRET_VARIABLES, mask_values, secret_values
 
 ARGUMENT_SPEC = {
     "directory": {"type": "path", "required": True},
+    "file": {"type": "str", "default": "audit.jsonl"},
     "record": {"type": "dict", "required": True},
     "redact_env": {"type": "list", "elements": "str", "default": SECRET_VARIABLES},
 }
-
-
-def redact(line, names):
-    """Replace the values of these environment variables wherever they stand in the line."""
-    # Longest first, so that a secret containing another is replaced whole.
-    secrets = sorted((os.environ.get(name) or "" for name in names), key=len, reverse=True)
-    for secret in secrets:
-        if len(secret) >= 4:
-            line = line.replace(json.dumps(secret, ensure_ascii=False)[1:-1], "********")
-    return line
 
 
 def why_not_writable(path):
@@ -62,8 +51,11 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def act(self, args):
-        line = redact(json.dumps(args["record"], ensure_ascii=False, sort_keys=True, default=str), args["redact_env"])
-        path = os.path.join(args["directory"], "audit.jsonl")
+        line = mask_values(json.dumps(args["record"], ensure_ascii=False, sort_keys=True, default=str),
+                           secret_values(args["redact_env"]))
+        if os.path.basename(args["file"]) != args["file"] or args["file"] in ("", ".", ".."):
+            return {"failed": True, "msg": f"file must be a file name, without a folder: {args['file']!r}."}
+        path = os.path.join(args["directory"], args["file"])
         problem = why_not_writable(path)
         if problem is None and not self._task.check_mode:
             try:

@@ -9,10 +9,11 @@ DOCUMENTATION = r"""
 module: audit_record
 short_description: Append one runbook action's record to the audit log
 description:
-  - Appends the record as one JSON line to C(audit.jsonl) in O(directory), in one write under an
+  - Appends the record as one JSON line to O(file) in O(directory), in one write under an
     exclusive lock, so concurrent runs never interleave their lines.
   - As a last guard, the values of the environment variables in O(redact_env) are replaced by
-    C(********) wherever they appear in the record.
+    C(********) wherever they appear in the record, and so is the password of a URL among them
+    (E(DATABASE_URL)).
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
@@ -35,6 +36,11 @@ options:
     description: The audit folder. It is created, readable by its owner and group only, when missing.
     type: path
     required: true
+  file:
+    description:
+      - The file's name in O(directory). The incident plays keep each incident's timeline in a file of its own.
+    type: str
+    default: audit.jsonl
   record:
     description: What happened. It should hold no secret.
     type: dict
