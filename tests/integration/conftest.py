@@ -52,3 +52,58 @@ def rollback(fake, tmp_path):
         return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])
 
     return run
+
+
+STATUSPAGE_KEY = "sandboxStatuspageKey01"
+PAGERDUTY_ROUTING_KEY = "sandboxpagerdutyroutingkey000001"
+PAGERDUTY_TOKEN = "sandboxPagerDutyApiToken01"
+
+
+@pytest.fixture
+def incident(fake, postgres, tmp_path):
+    """Run playbooks/incident.yml on the sandbox inventory, pointed at this test's fakes and database.
+
+    ``machine`` names the controller's state folder, so that two runs can act as two machines that share
+    nothing but the services.
+    """
+    def run(*args, env=None, machine="a", **extra_vars):
+        state = tmp_path / machine
+        variables = {
+            "incident_dir": str(state / "incidents"),
+            "incident_audit_dir": str(state / "audit"),
+            "diagnostics_dir": str(state / "diagnostics"),
+            "health_check_url": f"{fake.health_url}/api/health",
+            "health_check_front_url": f"{fake.health_url}/",
+            "health_check_samples": 3,
+            "incident_api_deadline": 20,
+            **extra_vars,
+        }
+        environment = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "VERCEL_API_URL": fake.vercel_url,
+            "VERCEL_TOKEN": TOKEN,
+            "VERCEL_ORG_ID": "team_sandbox01",
+            "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
+            "STATUSPAGE_API_URL": fake.statuspage_url,
+            "STATUS_PAGE_API_KEY": STATUSPAGE_KEY,
+            "STATUS_PAGE_ID": "sbxpage00001",
+            "PAGERDUTY_EVENTS_URL": fake.pagerduty_url,
+            "PAGERDUTY_API_URL": fake.pagerduty_url,
+            "PAGERDUTY_ROUTING_KEY": PAGERDUTY_ROUTING_KEY,
+            "PAGERDUTY_API_TOKEN": PAGERDUTY_TOKEN,
+            "DATABASE_URL": postgres.dsn,
+            **(env or {}),
+        }
+        environment = {name: value for name, value in environment.items() if value is not None}
+        command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), "playbooks/incident.yml",
+                   "-e", json.dumps(variables), *args]
+        done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
+                              check=False)
+        audit = state / "audit" / "audit.jsonl"
+        lines = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
+        audit.unlink(missing_ok=True)
+        return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])
+
+    return run
