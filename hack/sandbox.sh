@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Starts (up) or stops (down) the sandbox: the local fakes of Vercel, Slack and the app's health
-# endpoint, and a throwaway PostgreSQL server with a shop database, on the loopback ports that
-# inventories/sandbox/sandbox.env names. `up` always starts from the sandbox's seed, so every demo
-# begins in the same state.
+# Starts (up) or stops (down) the sandbox: the local fakes of Vercel, Slack, the app's health
+# endpoint, Statuspage and PagerDuty, and a throwaway PostgreSQL server with a shop database, on the
+# loopback ports that inventories/sandbox/sandbox.env names. `up` always starts from the sandbox's
+# seed, so every demo begins in the same state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=.sandbox
@@ -24,10 +24,11 @@ down() {
 up() {
   down
   mkdir -p "$state"
-  rm -rf "$state/audit" "$state/locks" "$state/backup"
+  rm -rf "$state/audit" "$state/locks" "$state/backup" "$state/incidents" "$state/diagnostics"
   .venv/bin/python -m tests.postgres_cluster up --state "$postgres" --port 38083
   .venv/bin/python -m tests.fakes --seed tests/fakes/sandbox.json \
-    --vercel-port 38080 --slack-port 38081 --health-port 38082 --ready-file "$ready" \
+    --vercel-port 38080 --slack-port 38081 --health-port 38082 --statuspage-port 38084 \
+    --pagerduty-port 38085 --ready-file "$ready" \
     >"$state/fakes.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 100); do

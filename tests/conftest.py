@@ -1,4 +1,4 @@
-"""Shared by unit and integration tests: import paths and the fake services."""
+"""Shared by unit and integration tests: import paths, the fake services and a throwaway PostgreSQL."""
 import sys
 from pathlib import Path
 
@@ -14,7 +14,7 @@ for entry in (REPO_ROOT / "collections", REPO_ROOT):
 
 @pytest.fixture(scope="session")
 def fakes():
-    """The Vercel, Slack and health fakes on 127.0.0.1, started once per session."""
+    """The fakes of Vercel, Slack, the health endpoint, Statuspage and PagerDuty on 127.0.0.1, started once per session."""
     from tests.fakes import FakeServices  # importable once the path above is set
 
     with FakeServices() as services:

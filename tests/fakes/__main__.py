@@ -1,6 +1,6 @@
 """Run the fakes standalone: ``python -m tests.fakes --seed FILE --ready-file PATH``.
 
-The ready file is written atomically once all three servers listen, so a
+The ready file is written atomically once all five servers listen, so a
 waiting script never reads half a file; it is removed again on shutdown so a
 stale one cannot be mistaken for the next run's.
 """
@@ -16,8 +16,9 @@ from . import SANDBOX_SEED, FakeServices
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.fakes", description=__doc__)
-    parser.add_argument("--seed", default=str(SANDBOX_SEED), help="JSON with keys vercel, slack, health")
-    for name in ("vercel", "slack", "health"):
+    parser.add_argument("--seed", default=str(SANDBOX_SEED),
+                        help="JSON with keys vercel, slack, health, statuspage, pagerduty")
+    for name in ("vercel", "slack", "health", "statuspage", "pagerduty"):
         parser.add_argument(f"--{name}-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--ready-file", help="where to write the URLs once listening")
     return parser.parse_args(argv)
@@ -34,7 +35,8 @@ def main(argv=None):
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    with FakeServices(args.seed, args.vercel_port, args.slack_port, args.health_port) as services:
+    with FakeServices(args.seed, args.vercel_port, args.slack_port, args.health_port, args.statuspage_port,
+                      args.pagerduty_port) as services:
         if args.ready_file:
             write_ready_file(args.ready_file, services)
         print(json.dumps(services.urls()), flush=True)

@@ -4,13 +4,17 @@ A fake server owns a JSON-like *state* (seeded at start), a *request log* and
 a *fault queue*. Tests drive it either in-process (methods on the server) or
 over HTTP through the control endpoints under ``/_fake/``, which are never
 logged and never faulted so that driving the fake cannot disturb what it
-records. Subclasses implement ``handle_request`` for the real API.
+records. Subclasses implement ``handle_request`` for the real API. Pass an
+``ssl_context`` to serve HTTPS instead of plain HTTP.
 """
 import copy
 import json
+import math
 import re
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,9 +33,14 @@ BROKEN_JSON = '{"broken": [1, 2, {"truncated": '
 class Request:
     method: str
     path: str
-    query: dict  # last value wins for repeated keys; none of the faked APIs repeat keys
+    query: dict  # last value wins for repeated keys
     headers: object  # email.message.Message: case-insensitive .get()
     body: bytes
+    query_lists: dict = field(default_factory=dict)  # every value of every key, in order: PagerDuty repeats keys
+
+    def values(self, name):
+        """All values of a query parameter that may repeat (``statuses[]=a&statuses[]=b``)."""
+        return list(self.query_lists.get(name, []))
 
     @property
     def content_type(self):
@@ -63,9 +72,46 @@ def validate_fault(fault):
     return fault
 
 
+class RateWindow:
+    """Counts requests in fixed windows of ``window`` seconds; ``take()`` spends one if any is left."""
+
+    def __init__(self, limit, window):
+        self.limit, self.window = int(limit), float(window)
+        self.resets_at, self.used = 0.0, 0
+
+    def _roll(self, now):
+        if now >= self.resets_at:
+            self.resets_at, self.used = now + self.window, 0
+
+    def take(self, now=None):
+        now = time.time() if now is None else now
+        self._roll(now)
+        if self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    def remaining(self, now=None):
+        self._roll(time.time() if now is None else now)
+        return max(0, self.limit - self.used)
+
+    def reset_in(self, now=None):
+        """Whole seconds until the window starts over (at least 1)."""
+        now = time.time() if now is None else now
+        self._roll(now)
+        return max(1, math.ceil(self.resets_at - now))
+
+
 class FakeHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive like the real services; every answer carries Content-Length.
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        # Handshake here, in the request's own thread, so a client that never finishes one
+        # cannot hold up the thread that accepts connections.
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
 
     def do_GET(self):
         self.server.dispatch(self)
@@ -81,9 +127,13 @@ class FakeServer(ThreadingHTTPServer):
     json_content_type = JSON_TYPE
     text_content_type = TEXT_TYPE
 
-    def __init__(self, seed, port=0):
+    def __init__(self, seed, port=0, ssl_context=None):
         # Loopback only: the fakes must never be reachable from elsewhere.
         super().__init__(("127.0.0.1", port), FakeHandler)
+        self.scheme = "http"
+        if ssl_context is not None:  # HTTPS, for clients that refuse plain http:// base URLs
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+            self.scheme = "https"
         self.lock = threading.RLock()
         self._seed = copy.deepcopy(seed)
         self._state = copy.deepcopy(seed)
@@ -95,7 +145,7 @@ class FakeServer(ThreadingHTTPServer):
     @property
     def url(self):
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def start(self):
         self._thread = threading.Thread(target=self.serve_forever, name=type(self).__name__, daemon=True)
@@ -108,6 +158,12 @@ class FakeServer(ThreadingHTTPServer):
             self._thread.join()
             self._thread = None
         self.server_close()
+
+    def handle_error(self, request, client_address):
+        # A client that rejects our throwaway certificate (and hangs up) is a test outcome, not a fault.
+        if self.scheme == "https" and isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            return
+        super().handle_error(request, client_address)
 
     # ----- Python control API (same operations as /_fake/) ---------------
     def state(self):
@@ -161,6 +217,15 @@ class FakeServer(ThreadingHTTPServer):
     def default_fault_headers(self, status):
         return {}
 
+    def fault_response(self, fault, request):
+        """The answer to a ``status`` fault; override when it depends on the request."""
+        return Response(fault["status"], fault.get("body", self.default_fault_body(fault["status"])),
+                        {**self.default_fault_headers(fault["status"]), **fault.get("headers", {})})
+
+    def redact(self, entry):
+        """Remove the secrets a request log entry may carry besides the Authorization header."""
+        return entry
+
     def control_routes(self):
         """(method, path) -> function(request) returning the JSON answer.
 
@@ -191,8 +256,7 @@ class FakeServer(ThreadingHTTPServer):
         if action == "delay":
             time.sleep(float(fault.get("delay", 1)))  # outside the lock: other requests go on
         if action == "status":
-            response = Response(fault["status"], fault.get("body", self.default_fault_body(fault["status"])),
-                                {**self.default_fault_headers(fault["status"]), **fault.get("headers", {})})
+            response = self.fault_response(fault, request)
         elif action == "malformed":
             response = Response(200, BROKEN_JSON, dict(fault.get("headers", {})), self.json_content_type)
         else:
@@ -215,8 +279,11 @@ class FakeServer(ThreadingHTTPServer):
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         url = urlsplit(handler.path)
-        return Request(handler.command, url.path, dict(parse_qsl(url.query, keep_blank_values=True)),
-                       handler.headers, body)
+        pairs = parse_qsl(url.query, keep_blank_values=True)
+        query_lists = {}
+        for name, value in pairs:
+            query_lists.setdefault(name, []).append(value)
+        return Request(handler.command, url.path, dict(pairs), handler.headers, body, query_lists)
 
     def _record(self, request):
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
@@ -228,7 +295,9 @@ class FakeServer(ThreadingHTTPServer):
         except ValueError:
             body = request.body.decode("utf-8", "replace")
         entry = {"time": time.time(), "method": request.method, "path": request.path,
-                 "query": request.query, "headers": headers, "authorized": authorized, "body": body}
+                 "query": request.query, "query_lists": request.query_lists, "headers": headers,
+                 "authorized": authorized, "body": body}
+        entry = self.redact(copy.deepcopy(entry))
         with self.lock:
             self._log.append(entry)
 

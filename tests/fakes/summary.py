@@ -1,4 +1,5 @@
-"""Print what a sandbox run did: where each domain points, the Slack messages, the audit record.
+"""Print what a sandbox run did: where each domain points, the Slack messages, any Statuspage incidents
+and PagerDuty alerts, the audit record.
 
 ``python -m tests.fakes.summary --ready-file .sandbox/fakes.json --audit .sandbox/audit/audit.jsonl``
 """
@@ -27,6 +28,21 @@ def main(argv=None):
         print(f"  [{message['channel']}]")
         for line in message["payload"].get("text", "").splitlines():
             print(f"    {line}")
+
+    # Only runs that touched them say anything about Statuspage and PagerDuty.
+    if "statuspage" in urls:
+        statuspage = requests.get(urls["statuspage"].removesuffix("/v1") + "/_fake/state", timeout=5).json()
+        incidents = [incident for page in statuspage["pages"] for incident in page.get("incidents", [])]
+        if incidents:
+            print(f"\nStatuspage incidents ({len(incidents)}):")
+            for incident in incidents:
+                print(f"  {incident['status']:<13} {incident['name']}")
+    if "pagerduty" in urls:
+        alerts = requests.get(urls["pagerduty"] + "/_fake/state", timeout=5).json()["alerts"]
+        if alerts:
+            print(f"\nPagerDuty alerts ({len(alerts)}):")
+            for alert in alerts:
+                print(f"  {alert['status']:<13} {alert['dedup_key']}: {alert['summary']}")
 
     print("\nAudit records:")
     for line in Path(args.audit).read_text(encoding="utf-8").splitlines():

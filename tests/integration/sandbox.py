@@ -8,6 +8,11 @@ SANDBOX = json.loads((REPO / "tests/fakes/sandbox.json").read_text(encoding="utf
 TOKEN = "sandboxVercelToken01"
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 MAINTENANCE_HOOK = "/services/T0SANDBOX/B0MAINT/sandboxsecretmaint0000001"
+STATUSPAGE_KEY = "sandboxStatuspageKey01"
+STATUSPAGE_PAGE = "sbxpage00001"
+PAGERDUTY_ROUTING_KEY = "sandboxpagerdutyroutingkey000001"
+PAGERDUTY_TOKEN = "sandboxPagerDutyApiToken01"
+PAGERDUTY_SERVICE = "PSBX001"
 
 
 def deployment(index):
@@ -43,3 +48,29 @@ def writes(fake):
 def slack_texts(fake, channel=None):
     return [message["payload"].get("text", "") for message in fake.slack.state()["messages"]
             if channel is None or message.get("channel") == channel]
+
+
+def statuspage_incidents(fake):
+    """The sandbox page's incidents, oldest first, each with its updates newest first."""
+    page = next(p for p in fake.statuspage.state()["pages"] if p["id"] == STATUSPAGE_PAGE)
+    return page["incidents"]
+
+
+def component_statuses(fake):
+    """``{component name: status}`` of the sandbox page."""
+    return fake.statuspage.component_statuses(STATUSPAGE_PAGE)
+
+
+def pagerduty_alerts(fake):
+    """``{dedup_key: status}`` of every alert, the newest one winning when a key was reused."""
+    return {alert["dedup_key"]: alert["status"] for alert in fake.pagerduty.state()["alerts"]}
+
+
+def pagerduty_events(fake, outcome=None):
+    """The events PagerDuty accepted; ``outcome`` keeps only created, deduplicated, acknowledged, resolved or
+    dropped ones."""
+    return fake.pagerduty.events(outcome)
+
+
+def change_events(fake):
+    return [event["summary"] for event in fake.pagerduty.state()["change_events"]]

@@ -236,9 +236,16 @@ def test_cli_starts_writes_ready_file_and_stops_on_sigterm(tmp_path):
             time.sleep(0.05)
         urls = json.loads(ready.read_text())
         assert urls["pid"] == process.pid
-        assert all(urls[name].startswith("http://127.0.0.1:") for name in ("vercel", "slack", "health"))
+        assert all(urls[name].startswith("http://127.0.0.1:")
+                   for name in ("vercel", "slack", "health", "statuspage", "pagerduty"))
         user = requests.get(urls["vercel"] + "/v2/user", headers=AUTH, timeout=5).json()["user"]
         assert user["username"] == "ops-bot"
+        components = requests.get(urls["statuspage"] + "/pages/sbxpage00001/components", timeout=5,
+                                  headers={"Authorization": "OAuth sandboxStatuspageKey01"})
+        assert [c["name"] for c in components.json()] == ["Website", "API", "Database", "Checkout"]
+        incidents = requests.get(urls["pagerduty"] + "/incidents", timeout=5,
+                                 headers={"Authorization": "Token token=sandboxPagerDutyApiToken01"})
+        assert incidents.json()["incidents"] == []
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert not ready.exists()
