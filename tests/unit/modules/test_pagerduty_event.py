@@ -164,7 +164,7 @@ def test_a_change_event_is_always_sent(fake, run):
     args = pd_args(fake, event_action="change", summary="Rolled back webapp to dpl_123", dedup_key=KEY,
                    severity="critical", custom_details={"to": "dpl_123"})
     first = run(pagerduty_event, args)
-    second = run(pagerduty_event, args)
+    second = run(pagerduty_event, args, own_process=True)
     assert (first["changed"], second["changed"], second["sent"]) == (True, True, True)
     assert second["dedup_key"] is None and second["incident"] is None
     assert second["response"] == {"status": "success", "message": "Change event processed"}
@@ -200,7 +200,7 @@ def test_the_default_timestamp_is_utc_with_an_offset(fake, run):
 
 
 def test_a_long_summary_is_cut_with_a_warning(fake, run):
-    result = run(pagerduty_event, trigger_args(fake, summary="x" * 1500))
+    result = run(pagerduty_event, trigger_args(fake, summary="x" * 1500), own_process=True)
     assert result["sent"] is True and len(fake.pagerduty.state()["alerts"][0]["summary"]) == 1024
     assert any("summary has 1500 characters" in warning for warning in warnings(result))
 
@@ -257,7 +257,7 @@ def test_a_change_event_is_not_repeated_after_a_reset_and_says_so(fake, run):
 
 
 def test_a_failed_lookup_is_a_warning_and_the_event_is_sent(fake, run):
-    result = run(pagerduty_event, trigger_args(fake, api_token="wrongPagerDutyToken99"))
+    result = run(pagerduty_event, trigger_args(fake, api_token="wrongPagerDutyToken99"), own_process=True)
     assert result["sent"] is True and result["changed"] is True and result["incident"] is None
     warning = next(w for w in warnings(result) if "Could not look up the alert" in w)
     assert "answered 401" in warning and "PAGERDUTY_API_TOKEN" in warning
@@ -268,6 +268,6 @@ def test_a_failed_lookup_is_a_warning_and_the_event_is_sent(fake, run):
 def test_fields_an_acknowledge_cannot_carry_are_warned_about(fake, run):
     run(pagerduty_event, trigger_args(fake))
     result = run(pagerduty_event, pd_args(fake, event_action="acknowledge", dedup_key=KEY, summary="on it",
-                                          component="webapp"))
+                                          component="webapp"), own_process=True)
     assert "Acknowledge events do not carry summary, component; ignored." in warnings(result)
     assert posts(fake)[-1]["body"] == {"routing_key": "<redacted>", "event_action": "acknowledge", "dedup_key": KEY}

@@ -137,7 +137,7 @@ def test_several_incidents_carrying_the_key_the_newest_is_used_with_a_warning(fa
     client = StatuspageClient(API_KEY, PAGE, base_url=fake.statuspage_url)
     older = client.create_incident({"name": f"[{KEY}] First"})
     newer = client.create_incident({"name": f"[{KEY}] Second"})
-    result = run(statuspage_incident, args(fake, status="identified"))
+    result = run(statuspage_incident, args(fake, status="identified"), own_process=True)
     assert result["incident"]["id"] == newer["id"]
     assert (f"2 incidents carry [{KEY}] in their name; using the newest, {newer['id']}. "
             f"The others: {older['id']}.") in str(result["warnings"])
