@@ -25,10 +25,10 @@ up() {
   down
   mkdir -p "$state"
   rm -rf "$state/audit" "$state/locks" "$state/backup" "$state/incidents" "$state/diagnostics"
-  .venv/bin/python -m tests.postgres_cluster up --state "$postgres" --port 38083
+  .venv/bin/python -m tests.postgres_cluster up --state "$postgres" --port 28083
   .venv/bin/python -m tests.fakes --seed tests/fakes/sandbox.json \
-    --vercel-port 38080 --slack-port 38081 --health-port 38082 --statuspage-port 38084 \
-    --pagerduty-port 38085 --ready-file "$ready" \
+    --vercel-port 28080 --slack-port 28081 --health-port 28082 --statuspage-port 28084 \
+    --pagerduty-port 28085 --ready-file "$ready" \
     >"$state/fakes.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 100); do
