@@ -132,7 +132,7 @@ def test_slack_down_still_declares_and_a_rerun_sends_only_the_alert(fake, incide
     incident_id = declared_id(run)
     assert len(incidents(fake)) == 1 and len(alerts(fake)) == 1 and not slack_messages(fake)
     assert run.record["channels"]["slack"]["result"] == "failed"
-    assert "Slack" in run.output
+    assert "slack failed (Slack webhook: POST" in run.output and f"incident_id={incident_id}" in run.output
 
     fake.slack.clear_faults()
     again = declare(incident, incident_id=incident_id)
@@ -146,7 +146,7 @@ def test_pagerduty_down_declares_the_rest_and_says_it_is_partial(fake, incident)
     assert run.rc != 0 and "partial" in run.output
     assert len(incidents(fake)) == 1 and len(slack_messages(fake)) == 1
     assert run.record["result"] == "partial" and run.record["channels"]["pagerduty"]["result"] == "failed"
-    assert f"incident_id={run.record['incident_id']}" in run.output
+    assert f"Run declare again with incident_id={run.record['incident_id']}" in run.output
 
 
 @pytest.mark.parametrize("variables, complaint", [
@@ -205,9 +205,11 @@ def test_diagnostics_bundle_is_named_after_the_incident_and_holds_no_secret(fake
 
 def test_no_secret_in_any_output_or_file_at_the_highest_verbosity(fake, incident, tmp_path):
     incident_id = declared_id(declare(incident))
-    outputs = [incident("-vvvv", incident_action=action, incident_id=incident_id, incident_status="monitoring",
-                        incident_message="Watching").output
-               for action in ("update", "health", "diagnostics", "resolve")]
+    runs = [incident("-vvvv", incident_action=action, incident_id=incident_id, incident_status="monitoring",
+                     incident_message="Watching")
+            for action in ("update", "health", "diagnostics", "resolve")]
+    assert [run.rc for run in runs] == [0, 0, 0, 0], [run.output[-3000:] for run in runs if run.rc]
+    outputs = [run.output for run in runs]
     written = [path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and not path.name.endswith(".gz")]
     for bundle in tmp_path.rglob("*.tar.gz"):
         with tarfile.open(bundle) as archive:
@@ -216,3 +218,14 @@ def test_no_secret_in_any_output_or_file_at_the_highest_verbosity(fake, incident
     for secret in SECRETS:
         assert not any(secret in output for output in outputs), secret
         assert not any(secret.encode() in data for data in written), secret
+
+
+def test_the_notices_and_the_postmortem_come_in_japanese(fake, incident, tmp_path):
+    incident_id = declared_id(declare(incident, runbook_language="ja"))
+    resolved = incident(incident_action="resolve", incident_id=incident_id, runbook_language="ja")
+    assert resolved.rc == 0, resolved.output
+    declared, closed = (slack_text(message) for message in slack_messages(fake))
+    assert "P1 インシデント発生: Checkout fails" in declared and "15 分以内に対応" in declared
+    assert f"インシデント {incident_id} 解決" in closed and "ポストモーテム下書き" in closed
+    postmortem = (tmp_path / "a" / "incidents" / f"{incident_id}-postmortem.md").read_text(encoding="utf-8")
+    assert postmortem.startswith("# ポストモーテム（下書き）: Checkout fails") and "| 重大度 | P1 (Critical) |" in postmortem
