@@ -18,7 +18,7 @@ ARGUMENT_SPEC = {
     "directory": {"type": "path", "required": True},
     "file": {"type": "str", "default": "audit.jsonl"},
     "record": {"type": "dict", "required": True},
-    "redact_env": {"type": "list", "elements": "str", "default": SECRET_VARIABLES},
+    "redact_env": {"type": "list", "elements": "str", "default": list(SECRET_VARIABLES)},
 }
 
 

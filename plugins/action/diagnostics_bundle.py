@@ -25,7 +25,7 @@ from ansible_collections.runbook.ops.plugins.plugin_utils._redact import (
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "files": {"type": "dict", "required": True},
-    "redact_env": {"type": "list", "elements": "str", "default": SECRET_VARIABLES},
+    "redact_env": {"type": "list", "elements": "str", "default": list(SECRET_VARIABLES)},
     "redact": {"type": "list", "elements": "str", "default": [], "no_log": True},
 }
 
@@ -97,5 +97,7 @@ class ActionModule(ControllerAction):
             size = write_bundle(args["path"], contents)
         except OSError as exc:
             return {"failed": True, "path": args["path"],
-                    "msg": f"The diagnostics bundle cannot be written: {exc.strerror} ({exc.filename or args['path']})."}
+                    # When the final name was taken meanwhile, the error's second file is the one that counts.
+                    "msg": f"The diagnostics bundle cannot be written: {exc.strerror} "
+                           f"({exc.filename2 or exc.filename or args['path']})."}
         return {"changed": True, "path": args["path"], "contents": listing, "redacted": redacted, "bytes": size}

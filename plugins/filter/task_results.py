@@ -35,6 +35,8 @@ def command_output(result):
     """A command's output as text for a person, saying plainly when there is none and why."""
     if not isinstance(result, dict):
         return ""
+    if result.get("skipped"):
+        return "Not collected: skipped.\n"
     if result.get("unreachable"):
         return f"Not collected: the host could not be reached ({result.get('msg', '')}).\n"
     text = result.get("stdout") or ""
@@ -50,7 +52,7 @@ def task_outcome(result, keys):
     """Only the named fields of a task's result, or why there are none."""
     if not isinstance(result, dict) or result.get("skipped"):
         return {"skipped": True}
-    if result.get("failed"):
+    if result.get("failed") or result.get("unreachable"):
         return {"error": result.get("msg") or "failed"}
     return {key: result[key] for key in keys if key in result}
 

@@ -15,19 +15,19 @@ import re
 import urllib.parse
 
 # The runbook's secrets, by the environment variables AWX/AAP credentials and the sandbox set.
-SECRET_VARIABLES = ["VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK", "SLACK_MAINTENANCE_WEBHOOK",
-                    "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD"]
+SECRET_VARIABLES = ("VERCEL_TOKEN", "SLACK_INCIDENT_WEBHOOK", "SLACK_DEPLOYMENT_WEBHOOK", "SLACK_MAINTENANCE_WEBHOOK",
+                    "STATUS_PAGE_API_KEY", "PAGERDUTY_ROUTING_KEY", "PAGERDUTY_API_TOKEN", "DATABASE_URL", "PGPASSWORD")
 MASK = "********"
 
 # Secrets by their shape, for text the collection did not write itself (journal lines, application logs).
 SECRET_SHAPES = [
-    # scheme://user:password@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)", re.IGNORECASE), r"\1" + MASK + r"\2"),
+    # scheme://user:password@host, and scheme://:password@host
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+(@)", re.IGNORECASE), r"\1" + MASK + r"\2"),
     # Authorization: Bearer x / OAuth x / Token token=x / Basic x
     (re.compile(r"(\b(?:bearer|oauth|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"(\btoken\s+token=)[^\s\"',;]+", re.IGNORECASE), r"\1" + MASK),
-    # password=x, api_key: x, "secret": "x"
-    (re.compile(r"""(\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|routing[_-]?key)["']?\s*[=:]\s*["']?)"""
+    # password=x, api_key: x, "secret": "x", and names ending so: PGPASSWORD=x, "client_secret": "x"
+    (re.compile(r"""(\b\w*?(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|routing[_-]?key)["']?\s*[=:]\s*["']?)"""
                 r"""[^\s"',;&]+""", re.IGNORECASE), r"\1" + MASK),
     # Slack webhook paths carry the secret in the path itself.
     (re.compile(r"(hooks\.slack(?:-gov)?\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
@@ -36,13 +36,13 @@ SECRET_SHAPES = [
 
 def secret_values(names=SECRET_VARIABLES, extra=()):
     """The values to mask: those of the named environment variables, a DSN's password, and ``extra``."""
-    values = set(extra)
-    for name in names:
-        value = os.environ.get(name) or ""
-        values.add(value.strip())
+    values = set()
+    for value in [os.environ.get(name) or "" for name in names] + list(extra):
+        value = value.strip()
+        values.add(value)
         if "://" in value:
-            values.add(urllib.parse.urlsplit(value.strip()).password or "")
-            values.add(urllib.parse.unquote(urllib.parse.urlsplit(value.strip()).password or ""))
+            password = urllib.parse.urlsplit(value).password or ""
+            values.update((password, urllib.parse.unquote(password)))
     # Longest first, so that a secret containing another is masked whole; short values would mask words.
     return sorted((value for value in values if len(value) >= 4), key=len, reverse=True)
 

@@ -341,3 +341,41 @@ def test_probe_refuses_a_ca_path_that_is_not_a_file(tmp_path):
 def test_probe_refuses_fewer_than_one_sample():
     result = run(http_probe, {"url": "http://127.0.0.1:9/", "samples": 0})
     assert result["failed"] is True and "samples 1 or more" in result["msg"]
+
+
+# ----- audit_record: file ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["timeline/INC-20261204-213000.jsonl", "../audit.jsonl", "..", ".", "",
+                                  "/tmp/audit.jsonl"])
+def test_audit_file_with_a_folder_is_refused_and_nothing_is_written(tmp_path, name):
+    directory = tmp_path / "audit"
+    result = run(audit_record, {"directory": str(directory), "file": name, "record": {"action": "declare"}})
+    assert result["failed"] is True and result["msg"] == f"file must be a file name, without a folder: {name!r}."
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_audit_two_records_to_a_named_file_are_two_lines_of_it(tmp_path):
+    declared = {"action": "incident", "step": "declare", "id": "INC-20261204-213000"}
+    resolved = {"action": "incident", "step": "resolve", "id": "INC-20261204-213000"}
+    one = run(audit_record, {"directory": str(tmp_path), "file": "INC-20261204-213000.jsonl", "record": declared})
+    two = run(audit_record, {"directory": str(tmp_path), "file": "INC-20261204-213000.jsonl", "record": resolved})
+    path = tmp_path / "INC-20261204-213000.jsonl"
+    assert one["path"] == two["path"] == str(path)
+    assert [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] == [declared, resolved]
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+@pytest.mark.parametrize("dsn, password, as_written", [
+    ("postgresql://shop:s3cret-pw-0001@db.internal:5432/shop", "s3cret-pw-0001", "s3cret-pw-0001"),
+    ("postgresql://shop:p%40ss%2Fw0rd-0001@db.internal/shop", "p@ss/w0rd-0001", "p%40ss%2Fw0rd-0001"),
+])
+def test_audit_masks_the_password_of_the_database_url(tmp_path, monkeypatch, dsn, password, as_written):
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    record = {"dsn": "postgresql://shop:" + as_written + "@replica.internal/shop", "note": f"tried {password}",
+              "env": dsn}
+    result = run(audit_record, {"directory": str(tmp_path), "record": record})
+    written = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    assert json.loads(written) == {"dsn": "postgresql://shop:********@replica.internal/shop",
+                                   "note": "tried ********", "env": "********"}
+    for secret in (password, as_written, dsn):
+        assert secret not in written and secret not in result["_text"]

@@ -47,7 +47,7 @@ def long_query(cluster):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     # Wait until the server has been running it for a second: the tests ask for half of that.
-    for _ in range(200):
+    for _attempt in range(200):
         running = cluster.psql("SELECT extract(epoch FROM clock_timestamp() - query_start) > 1 FROM pg_stat_activity "
                                f"WHERE pid = {pid} AND state = 'active'")
         if running == "t":
