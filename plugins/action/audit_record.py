@@ -64,6 +64,6 @@ class ActionModule(ControllerAction):
                 problem = f"{exc.strerror} ({path})"
         if problem:
             return {"failed": True, "path": path, "line": line,
-                    "msg": f"The audit log cannot be written: {problem}. Point the audit folder at one this "
-                           "user can write (for the rollback, rollback_audit_dir)."}
+                    "msg": f"The record cannot be written: {problem}. Point the play's folder setting "
+                           "(rollback_audit_dir, incident_audit_dir, incident_dir) at one this user can write."}
         return {"changed": True, "path": path, "line": line}

@@ -26,12 +26,17 @@ SECRET_SHAPES = [
     # Authorization: Bearer x / OAuth x / Token token=x / Basic x
     (re.compile(r"(\b(?:bearer|oauth|basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"(\btoken\s+token=)[^\s\"',;]+", re.IGNORECASE), r"\1" + MASK),
-    # password=x, api_key: x, "secret": "x", and names ending so: PGPASSWORD=x, "client_secret": "x"
-    (re.compile(r"""(\b\w*?(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|routing[_-]?key)["']?\s*[=:]\s*["']?)"""
-                r"""[^\s"',;&]+""", re.IGNORECASE), r"\1" + MASK),
     # Slack webhook paths carry the secret in the path itself.
     (re.compile(r"(hooks\.slack(?:-gov)?\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
 ]
+
+# password=x, api_key: x, "token": "x", session=x, and names ending so (PGPASSWORD=x): right for logs,
+# too eager for sentences people write ("session: lost"), so callers choose.
+KEYWORD_SHAPE = (
+    re.compile(r"""(\b\w*?(?:password|passwd|pwd|secret|api[_-]?key|token|routing[_-]?key|session|cookie)["']?\s*[=:]\s*["']?)"""
+               r"""[^\s"',;&]+""", re.IGNORECASE),
+    r"\1" + MASK,
+)
 
 
 def secret_values(names=SECRET_VARIABLES, extra=()):
@@ -54,8 +59,8 @@ def mask_values(text, values):
     return text
 
 
-def mask_shapes(text):
-    """The text with everything shaped like a credential masked."""
-    for pattern, replacement in SECRET_SHAPES:
+def mask_shapes(text, keywords=True):
+    """The text with everything shaped like a credential masked; ``keywords`` adds key=value shapes."""
+    for pattern, replacement in SECRET_SHAPES + ([KEYWORD_SHAPE] if keywords else []):
         text = pattern.sub(replacement, text)
     return text

@@ -29,6 +29,12 @@ def statuspage_writes(fake):
     return [r for r in fake.statuspage.requests() if r["method"] not in ("GET", "HEAD")]
 
 
+def public_statuspage_writes(fake):
+    """Writes customers could see: all but the copies of the timeline in the incident's metadata."""
+    bookkeeping = {"metadata", "deliver_notifications"}
+    return [r for r in statuspage_writes(fake) if not set((r["body"] or {}).get("incident", {})) <= bookkeeping]
+
+
 def alerts(fake):
     return fake.pagerduty.state().get("alerts", [])
 
@@ -56,8 +62,8 @@ def declared_id(run):
 
 
 def declare(incident, severity="P1", **variables):
-    return incident(incident_action="declare", incident_severity=severity, incident_title="Checkout fails",
-                    incident_description="Payments answer 500 since 14:02", **variables)
+    return incident(**{"incident_action": "declare", "incident_severity": severity, "incident_title": "Checkout fails",
+                       "incident_description": "Payments answer 500 since 14:02", **variables})
 
 
 def test_declare_update_and_resolve_from_different_machines_find_the_same_incident(fake, incident, tmp_path):
@@ -229,3 +235,75 @@ def test_the_notices_and_the_postmortem_come_in_japanese(fake, incident, tmp_pat
     assert f"インシデント {incident_id} 解決" in closed and "ポストモーテム下書き" in closed
     postmortem = (tmp_path / "a" / "incidents" / f"{incident_id}-postmortem.md").read_text(encoding="utf-8")
     assert postmortem.startswith("# ポストモーテム（下書き）: Checkout fails") and "| 重大度 | P1 (Critical) |" in postmortem
+
+
+def test_a_secret_typed_into_a_message_never_leaves(fake, incident, postgres):
+    # The DSN of DATABASE_URL itself, and the same credentials for another database.
+    other = postgres.dsn.rsplit("/", 1)[0] + "/shop"
+    run = declare(incident, incident_description=f"app log: could not connect {postgres.dsn}, nor {other}")
+    assert declared_id(run)
+    sent = json.dumps([fake.statuspage.state(), fake.pagerduty.state(), fake.slack.state()])
+    assert PASSWORD not in sent and "could not connect ********, nor postgresql://" in sent
+
+
+def test_a_failed_page_is_said_in_slack_and_the_retry_that_pages_says_so_again(fake, incident):
+    fake.pagerduty.add_faults([{"action": "status", "status": 400, "path": "^/v2/enqueue$", "times": 5}])
+    incident_id = declare(incident).record["incident_id"]
+    assert "Page the on-call engineer by hand" in slack_text(slack_messages(fake)[0])
+
+    fake.pagerduty.clear_faults()
+    again = declare(incident, incident_id=incident_id)
+    assert again.rc == 0, again.output
+    assert len(alerts(fake)) == 1 and len(incidents(fake)) == 1
+    assert [("Paged: yes" in slack_text(message)) for message in slack_messages(fake)] == [False, True]
+
+
+@pytest.mark.parametrize("variables, complaint", [
+    ({"incident_components": {"Chekout": "major_outage"}}, "Chekout"),
+    ({"incident_components": {"Checkout": "on_fire"}}, "incident_components must map"),
+    ({"incident_severities": {"P1": {"name": "Critical", "color": "#d32f2f", "slack_channels": "SLACK_INCIDENT_WEBHOOK",
+                                     "statuspage": True, "statuspage_impact": "huge", "statuspage_components": {},
+                                     "page": True, "pagerduty_severity": "urgent", "response_minutes": 15}}},
+     "incident_severities.P1.slack_channels must list"),
+    ({"incident_severities": {"P1": {"name": "Critical"}}}, "incident_severities.P1 lacks color, slack_channels"),
+    ({"incident_audit_dir": "/proc/version/audit"}, "The record cannot be written"),
+    ({"incident_id": "INC-20261204-000001"}, "to declare a new incident, leave incident_id empty"),
+])
+def test_a_declaration_that_cannot_go_through_is_refused_before_anyone_is_paged(fake, incident, variables, complaint):
+    run = declare(incident, **variables)
+    assert run.rc != 0 and complaint in run.output
+    assert nothing_sent(fake) or not [r for r in fake.pagerduty.requests() if r["method"] == "POST"]
+    assert not incidents(fake) and not slack_messages(fake)
+
+
+def test_components_given_as_text_like_an_awx_survey_answer_are_read(fake, incident):
+    assert declared_id(declare(incident, severity="P3", incident_components='{"API": "partial_outage"}'))
+    assert components(fake)["API"] == "partial_outage" and components(fake)["Website"] == "operational"
+
+
+def test_after_resolve_an_update_is_refused_and_a_second_resolve_sends_nothing(fake, incident):
+    incident_id = declared_id(declare(incident))
+    assert incident(incident_action="resolve", incident_id=incident_id).rc == 0
+    sent = (len(public_statuspage_writes(fake)), len(events(fake)), len(slack_messages(fake)))
+
+    update = incident(incident_action="update", incident_id=incident_id, incident_status="identified",
+                      incident_message="back?")
+    assert update.rc != 0 and "was resolved already" in update.output
+    again = incident(incident_action="resolve", incident_id=incident_id, incident_message="Really resolved")
+    assert again.rc == 0 and "resolved already" in again.output
+    assert (len(public_statuspage_writes(fake)), len(events(fake)), len(slack_messages(fake))) == sent
+    assert incidents(fake)[0]["status"] == "resolved"
+
+
+def test_health_with_an_id_nobody_knows_is_refused(fake, incident):
+    run = incident(incident_action="health", incident_id="INC-20261204-000002")
+    assert run.rc != 0 and "is unknown" in run.output and not run.audit[0]["channels"]
+
+
+def test_a_resolve_in_another_time_zone_keeps_the_declared_time(fake, incident, tmp_path):
+    incident_id = declared_id(declare(incident))
+    run = incident(incident_action="resolve", incident_id=incident_id, incident_time_zone="UTC", machine="b")
+    assert run.rc == 0, run.output
+    assert 0 <= run.record["detail"]["duration_s"] < 600
+    postmortem = (tmp_path / "b" / "incidents" / f"{incident_id}-postmortem.md").read_text(encoding="utf-8")
+    assert "+09:00 |" in postmortem.split("| Declared |", 1)[1].splitlines()[0]

@@ -244,7 +244,7 @@ def test_an_unwritable_audit_folder_is_refused_before_any_change(fake, rollback,
 
     run = rollback(rollback_audit_dir=str(blocker / "audit"))
 
-    refused(run, fake, "The audit log cannot be written")
+    refused(run, fake, "The record cannot be written")
 
 
 def test_missing_token_names_the_variable(fake, rollback):

@@ -253,3 +253,14 @@ def test_the_filters_load_as_runbook_ops_in_a_real_ansible_run(tmp_path):
     shown = json.loads(done.stdout.split("=>", 1)[1])
     assert shown["msg"] == ["2026-12-04T21:30:00+09:00", "07:30 EST", "web1: journal errors: exit status 2: boom",
                             "up 3 days\n", {"error": "nope"}]
+
+
+# ----- mask_secrets ----------------------------------------------------------------------------
+
+def test_mask_secrets_masks_the_controllers_secrets_and_urls_but_not_sentences(monkeypatch):
+    from ansible_collections.runbook.ops.plugins.filter.secrets import mask_secrets
+
+    monkeypatch.setenv("STATUS_PAGE_API_KEY", "statuspage-key-0001")
+    text = "key statuspage-key-0001 in redis://:pw123456@cache; session: lost, token: expired"
+    assert mask_secrets(text) == "key ******** in redis://:********@cache; session: lost, token: expired"
+    assert mask_secrets(None) is None
