@@ -17,14 +17,14 @@ from ansible_collections.runbook.ops.plugins.plugin_utils._redact import (
 )
 
 
-def mask_secrets(text, names=SECRET_VARIABLES):
+def mask_secrets(text, names=SECRET_VARIABLES, values=()):
     """The text with the controller's secrets, and URLs' passwords and the like, masked.
 
     Not key=value shapes: a sentence such as "session: lost" must reach customers as written.
     """
     if text is None:
         return text
-    return mask_shapes(mask_values(str(text), secret_values(names)), keywords=False)
+    return mask_shapes(mask_values(str(text), secret_values(names, values)), keywords=False)
 
 
 class FilterModule:

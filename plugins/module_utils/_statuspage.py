@@ -177,8 +177,12 @@ class StatuspageClient:
 
 
 def carries(incident, key):
-    """Whether the incident's name holds the key in square brackets, exactly."""
-    return f"[{key}]" in (incident.get("name") or "")
+    """Whether the incident's name starts with the key in square brackets.
+
+    Only the start counts: a title that mentions another incident ("maybe related to [INC-...]") must not
+    make its incident the other one's.
+    """
+    return (incident.get("name") or "").startswith(f"[{key}]")
 
 
 def incidents_carrying(client, key, kind="incident"):

@@ -11,15 +11,16 @@ short_description: Create, update and resolve Statuspage incidents and scheduled
 description:
   - Keeps one incident (or scheduled maintenance) of an Atlassian Statuspage page in the state asked for.
     The incident is named V([<key>] <name>); the key in brackets is how a later task finds it again.
-  - Finds the incident by searching for O(key) and keeping only incidents whose name contains V([<key>])
-    exactly. When the search finds none, the unresolved incidents (for O(kind=maintenance), the scheduled
+  - Finds the incident by searching for O(key) and keeping only incidents whose name starts with
+    V([<key>]), so a title that mentions another incident's key in brackets is never taken for it. When the search finds none, the unresolved incidents (for O(kind=maintenance), the scheduled
     and the active maintenances) are also looked through before anything is created, because Statuspage
     does not document how fresh its search index is or how it splits a key like V(INC-20261204-120000).
   - When several incidents carry the key, the newest is used and a warning names the others.
   - Creates the incident when none carries the key (unless O(create=false)), otherwise changes only what
     differs. An incident update (the message subscribers see) is posted only when O(status) or O(body)
     differs from the incident's status or the text of its newest update, so a re-run posts nothing.
-  - A resolved incident is not reopened unless O(status) is given.
+  - A resolved incident (a completed maintenance) keeps its status unless O(status) is given, and is reopened
+    by a status only with O(reopen=true): an update step that runs late must not bring it back for customers.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
@@ -72,6 +73,12 @@ options:
         the task fails and changes nothing, so a mistyped key in an update step cannot open a new incident.
     type: bool
     default: true
+  reopen:
+    description:
+      - Whether O(status) may move a resolved incident (a completed maintenance) back to an open status.
+        When V(false), the task fails and changes nothing.
+    type: bool
+    default: false
   status:
     description:
       - The status to set. V(investigating), V(identified) and V(monitoring) are for O(kind=incident);
@@ -521,6 +528,7 @@ def main():
             kind={"type": "str", "choices": ["incident", "maintenance"], "default": "incident"},
             state={"type": "str", "choices": ["present", "resolved"], "default": "present"},
             create={"type": "bool", "default": True},
+            reopen={"type": "bool", "default": False},
             status={"type": "str",
                     "choices": ["investigating", "identified", "monitoring", "scheduled", "in_progress", "verifying"]},
             body={"type": "str"},
@@ -556,6 +564,12 @@ def main():
         if incident and incident_kind(incident) != kind:
             raise Refusal(f"The incident carrying [{key}] ({incident.get('id')}) is a {incident_kind(incident)}, "
                           f"not a {kind}: set kind={incident_kind(incident)}.")
+        final = FINAL_STATUS[kind]
+        if (incident and params["status"] and params["status"] != final and incident.get("status") == final
+                and not params["reopen"]):
+            raise Refusal(f"The {kind} carrying [{key}] ({incident.get('id')}) is {final}; setting it to "
+                          f"{params['status']} would reopen it for subscribers. Set reopen=true to do that; "
+                          "nothing was changed.")
         if incident is None and params["state"] == "resolved":
             raise Refusal(f"No Statuspage {kind} carries [{key}] in its name, so there is nothing to resolve. "
                           "Check the key; nothing was changed.")

@@ -307,3 +307,47 @@ def test_a_resolve_in_another_time_zone_keeps_the_declared_time(fake, incident, 
     assert 0 <= run.record["detail"]["duration_s"] < 600
     postmortem = (tmp_path / "b" / "incidents" / f"{incident_id}-postmortem.md").read_text(encoding="utf-8")
     assert "+09:00 |" in postmortem.split("| Declared |", 1)[1].splitlines()[0]
+
+
+def test_a_title_that_mentions_another_incident_does_not_take_it_over(fake, incident):
+    first = declared_id(declare(incident, severity="P2"))
+    second = declared_id(declare(incident, severity="P3", incident_title=f"Slow search, maybe related to [{first}]"))
+    update = incident(incident_action="update", incident_id=first, incident_status="identified",
+                      incident_message="Bad deploy")
+    assert update.rc == 0, update.output
+    by_name = {item["name"]: item for item in incidents(fake)}
+    assert by_name[f"[{first}] Checkout fails"]["status"] == "identified"
+    assert by_name[f"[{second}] Slow search, maybe related to [{first}]"]["status"] == "investigating"
+    assert alerts(fake)[0]["status"] == "acknowledged"
+
+
+def test_a_resolve_resolves_the_page_even_when_the_severity_no_longer_pages(fake, incident):
+    incident_id = declared_id(declare(incident, severity="P2"))
+    settings = {"P2": {"name": "High", "color": "#d32f2f", "slack_channels": ["SLACK_INCIDENT_WEBHOOK"],
+                       "statuspage": True, "statuspage_impact": "major", "statuspage_components": {},
+                       "page": False, "pagerduty_severity": "error", "response_minutes": 60}}
+    run = incident(incident_action="resolve", incident_id=incident_id, incident_severities=settings, machine="b")
+    assert run.rc == 0, run.output
+    assert alerts(fake)[0]["status"] == "resolved"
+
+
+def test_a_declaration_cannot_be_completed_with_another_severity(fake, incident):
+    incident_id = declared_id(declare(incident, severity="P4", incident_title="Minor glitch"))
+    run = declare(incident, severity="P1", incident_id=incident_id)
+    assert run.rc != 0 and "was declared as P4, not P1" in run.output
+    assert not fake.pagerduty.requests()
+
+
+def test_an_application_log_goes_into_the_bundle_masked_and_never_into_the_output(fake, incident, tmp_path,
+                                                                                postgres):
+    log = tmp_path / "app.log"
+    log.write_text(f"12:00 db error connecting to {postgres.dsn}\n12:01 Authorization: Bearer {TOKEN}\n",
+                   encoding="utf-8")
+    run = incident("-v", incident_action="diagnostics", diagnostics_app_log=str(log))
+    assert run.rc == 0, run.output
+    assert PASSWORD not in run.output and TOKEN not in run.output
+    [bundle] = (tmp_path / "a" / "diagnostics").glob("diagnostics-*.tar.gz")
+    with tarfile.open(bundle) as archive:
+        [member] = [m for m in archive if m.name.endswith("ops/localhost/app-log.txt")]
+        text = archive.extractfile(member).read().decode()
+    assert "12:01 Authorization: Bearer ********" in text and "db error connecting to ********" in text

@@ -173,11 +173,14 @@ def test_resolve_leaves_a_component_named_otherwise(fake, run):
     rerun_changes_nothing(fake, run, args(fake, state="resolved", components={"API": "degraded_performance"}))
 
 
-def test_a_resolved_incident_stays_resolved_unless_a_status_is_given(fake, run):
+def test_a_resolved_incident_is_reopened_only_when_reopen_says_so(fake, run):
     run(statuspage_incident, args(fake, name="Checkout errors"))
     run(statuspage_incident, args(fake, state="resolved"))
     rerun_changes_nothing(fake, run, args(fake, name="Checkout errors"))
-    reopened = run(statuspage_incident, args(fake, status="investigating", body="It is back."))
+    before = len(writes(fake))
+    refused = run(statuspage_incident, args(fake, status="identified", body="Late update."))
+    assert refused["failed"] is True and "reopen=true" in refused["msg"] and len(writes(fake)) == before
+    reopened = run(statuspage_incident, args(fake, status="investigating", body="It is back.", reopen=True))
     assert reopened["incident"]["status"] == "investigating" and reopened["incident"]["resolved_at"] is None
 
 
