@@ -12,7 +12,8 @@ description:
   - Keeps one incident (or scheduled maintenance) of an Atlassian Statuspage page in the state asked for.
     The incident is named V([<key>] <name>); the key in brackets is how a later task finds it again.
   - Finds the incident by searching for O(key) and keeping only incidents whose name starts with
-    V([<key>]), so a title that mentions another incident's key in brackets is never taken for it. When the search finds none, the unresolved incidents (for O(kind=maintenance), the scheduled
+    V([<key>]), so a title that mentions another incident's key in brackets is never taken for it.
+    When the search finds none, the unresolved incidents (for O(kind=maintenance), the scheduled
     and the active maintenances) are also looked through before anything is created, because Statuspage
     does not document how fresh its search index is or how it splits a key like V(INC-20261204-120000).
   - When several incidents carry the key, the newest is used and a warning names the others.
@@ -20,7 +21,7 @@ description:
     differs. An incident update (the message subscribers see) is posted only when O(status) or O(body)
     differs from the incident's status or the text of its newest update, so a re-run posts nothing.
   - A resolved incident (a completed maintenance) keeps its status unless O(status) is given, and is reopened
-    by a status only with O(reopen=true): an update step that runs late must not bring it back for customers.
+    by a status only with O(reopen=true); an update step that runs late must not bring it back for customers.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:

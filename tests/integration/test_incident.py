@@ -338,8 +338,7 @@ def test_a_declaration_cannot_be_completed_with_another_severity(fake, incident)
     assert not fake.pagerduty.requests()
 
 
-def test_an_application_log_goes_into_the_bundle_masked_and_never_into_the_output(fake, incident, tmp_path,
-                                                                                postgres):
+def test_an_application_log_is_bundled_masked_and_never_shown(fake, incident, tmp_path, postgres):
     log = tmp_path / "app.log"
     log.write_text(f"12:00 db error connecting to {postgres.dsn}\n12:01 Authorization: Bearer {TOKEN}\n",
                    encoding="utf-8")
