@@ -10,6 +10,32 @@ import pytest
 from tests.integration.sandbox import INCIDENT_HOOK, MAINTENANCE_HOOK, REPO, TOKEN, Run
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+STATUSPAGE_KEY = "sandboxStatuspageKey01"
+PAGERDUTY_ROUTING_KEY = "sandboxpagerdutyroutingkey000001"
+PAGERDUTY_TOKEN = "sandboxPagerDutyApiToken01"
+
+
+def play_environment(fake, env=None):
+    """The environment of a play pointed at the fakes; ``env`` adds variables, or removes those set to None."""
+    environment = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "VERCEL_API_URL": fake.vercel_url,
+        "VERCEL_TOKEN": TOKEN,
+        "VERCEL_ORG_ID": "team_sandbox01",
+        "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
+        "SLACK_MAINTENANCE_WEBHOOK": fake.slack_url + MAINTENANCE_HOOK,
+        "STATUSPAGE_API_URL": fake.statuspage_url,
+        "STATUS_PAGE_API_KEY": STATUSPAGE_KEY,
+        "STATUS_PAGE_ID": "sbxpage00001",
+        "PAGERDUTY_EVENTS_URL": fake.pagerduty_url,
+        "PAGERDUTY_API_URL": fake.pagerduty_url,
+        "PAGERDUTY_ROUTING_KEY": PAGERDUTY_ROUTING_KEY,
+        "PAGERDUTY_API_TOKEN": PAGERDUTY_TOKEN,
+        **(env or {}),
+    }
+    return {name: value for name, value in environment.items() if value is not None}
 
 
 @pytest.fixture
@@ -31,18 +57,7 @@ def rollback(fake, tmp_path):
             "rollback_api_deadline": 5,
             **extra_vars,
         }
-        environment = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "VERCEL_API_URL": fake.vercel_url,
-            "VERCEL_TOKEN": TOKEN,
-            "VERCEL_ORG_ID": "team_sandbox01",
-            "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
-            "SLACK_MAINTENANCE_WEBHOOK": fake.slack_url + MAINTENANCE_HOOK,
-            **(env or {}),
-        }
-        environment = {name: value for name, value in environment.items() if value is not None}
+        environment = play_environment(fake, env)
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), playbook,
                    "-e", json.dumps(variables), *args]
         done = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
@@ -53,10 +68,6 @@ def rollback(fake, tmp_path):
 
     return run
 
-
-STATUSPAGE_KEY = "sandboxStatuspageKey01"
-PAGERDUTY_ROUTING_KEY = "sandboxpagerdutyroutingkey000001"
-PAGERDUTY_TOKEN = "sandboxPagerDutyApiToken01"
 
 
 @pytest.fixture
@@ -78,25 +89,7 @@ def incident(fake, postgres, tmp_path):
             "incident_api_deadline": 20,
             **extra_vars,
         }
-        environment = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "VERCEL_API_URL": fake.vercel_url,
-            "VERCEL_TOKEN": TOKEN,
-            "VERCEL_ORG_ID": "team_sandbox01",
-            "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
-            "STATUSPAGE_API_URL": fake.statuspage_url,
-            "STATUS_PAGE_API_KEY": STATUSPAGE_KEY,
-            "STATUS_PAGE_ID": "sbxpage00001",
-            "PAGERDUTY_EVENTS_URL": fake.pagerduty_url,
-            "PAGERDUTY_API_URL": fake.pagerduty_url,
-            "PAGERDUTY_ROUTING_KEY": PAGERDUTY_ROUTING_KEY,
-            "PAGERDUTY_API_TOKEN": PAGERDUTY_TOKEN,
-            "DATABASE_URL": postgres.dsn,
-            **(env or {}),
-        }
-        environment = {name: value for name, value in environment.items() if value is not None}
+        environment = play_environment(fake, {"DATABASE_URL": postgres.dsn, **(env or {})})
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), "playbooks/incident.yml",
                    "-e", json.dumps(variables), *args]
         done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,

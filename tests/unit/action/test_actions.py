@@ -7,28 +7,15 @@ import os
 import socket
 import stat
 import time
-from types import SimpleNamespace
 
 import pytest
 from ansible.errors import AnsibleActionFail
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
 
 from ansible_collections.runbook.ops.plugins.action import audit_record, http_probe, run_lock, slack_message
+from tests.unit.action.conftest import run
 
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 HOOK_SECRET = "sandboxsecretincident0001"
-
-
-def run(plugin, args, check=False):
-    """What the task would return, with its JSON text under ``_text`` for "never shown" checks."""
-    task = Task()
-    task.action = f"runbook.ops.{plugin.__name__.rsplit('.', 1)[-1]}"
-    task.args = args
-    task.check_mode = check
-    no_connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
-    result = plugin.ActionModule(task, no_connection, PlayContext(), loader=None, templar=None).run(task_vars={})
-    return {**result, "_text": json.dumps(result)}
 
 
 # ----- slack_message ---------------------------------------------------------------------------

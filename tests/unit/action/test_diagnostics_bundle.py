@@ -4,14 +4,12 @@ import json
 import os
 import stat
 import tarfile
-from types import SimpleNamespace
 
 import pytest
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
 
 from ansible_collections.runbook.ops.plugins.action import diagnostics_bundle
 from ansible_collections.runbook.ops.plugins.plugin_utils._redact import MASK, SECRET_VARIABLES
+from tests.unit.action.conftest import run
 
 VERCEL_TOKEN = "vercel-token-for-tests-0001"
 DATABASE_URL = "postgresql://shop:db-pass-0001@db.internal:5432/shop"
@@ -23,17 +21,6 @@ def no_secrets_in_env(monkeypatch):
     """Start each test from an environment that holds none of the runbook's secrets."""
     for name in SECRET_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-
-
-def run(plugin, args, check=False):
-    """What the task would return, with its JSON text under ``_text`` (as in test_actions.py)."""
-    task = Task()
-    task.action = f"runbook.ops.{plugin.__name__.rsplit('.', 1)[-1]}"
-    task.args = args
-    task.check_mode = check
-    no_connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
-    result = plugin.ActionModule(task, no_connection, PlayContext(), loader=None, templar=None).run(task_vars={})
-    return {**result, "_text": json.dumps(result)}
 
 
 def read_bundle(path):
