@@ -69,7 +69,6 @@ def rollback(fake, tmp_path):
     return run
 
 
-
 @pytest.fixture
 def incident(fake, postgres, tmp_path):
     """Run playbooks/incident.yml on the sandbox inventory, pointed at this test's fakes and database.
