@@ -33,17 +33,6 @@ options:
       - Read from E(PAGERDUTY_API_URL) when not given; an empty value means the default.
     type: str
     default: https://api.pagerduty.com
-  validate_certs:
-    description: Whether to verify PagerDuty's TLS certificates.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file of certificate authorities to trust for PagerDuty.
-    type: path
-  timeout:
-    description: Seconds to wait for one answer.
-    type: float
-    default: 10
   deadline:
     description:
       - Seconds within which all attempts of one request must finish.
@@ -52,6 +41,4 @@ options:
         repeat cannot duplicate anything; other errors fail at once.
     type: float
     default: 60
-notes:
-  - Runs on the controller; the API calls leave from there.
 """

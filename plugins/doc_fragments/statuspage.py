@@ -25,17 +25,6 @@ options:
       - Read from E(STATUSPAGE_API_URL) when not given; an empty value means the default.
     type: str
     default: https://api.statuspage.io/v1
-  validate_certs:
-    description: Whether to verify the API's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file of certificate authorities to trust for the API.
-    type: path
-  timeout:
-    description: Seconds to wait for one answer.
-    type: float
-    default: 10
   deadline:
     description:
       - Seconds within which all attempts of one request must finish.
@@ -45,6 +34,4 @@ options:
         so a deadline under 60 seconds can give up where waiting would have worked.
     type: float
     default: 60
-notes:
-  - Runs on the controller; the API calls leave from there.
 """

@@ -25,17 +25,6 @@ options:
       - Read from E(VERCEL_API_URL) when not given.
     type: str
     default: https://api.vercel.com
-  validate_certs:
-    description: Whether to verify the API's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: A PEM file of certificate authorities to trust for the API.
-    type: path
-  timeout:
-    description: Seconds to wait for one answer.
-    type: float
-    default: 10
   deadline:
     description:
       - Seconds within which all attempts of one request must finish.
@@ -43,6 +32,4 @@ options:
         inside this deadline, honouring C(Retry-After); other errors fail at once.
     type: float
     default: 60
-notes:
-  - Runs on the controller; the API calls leave from there.
 """

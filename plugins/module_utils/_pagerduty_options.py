@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.runbook.ops.plugins.module_utils._http_options import HTTP_ARGUMENT_SPEC, http_options
 from ansible_collections.runbook.ops.plugins.module_utils._pagerduty import (
     DEFAULT_API_URL,
     DEFAULT_EVENTS_URL,
@@ -26,10 +27,7 @@ def pagerduty_argument_spec(**options):
                        "fallback": (env_fallback, ["PAGERDUTY_EVENTS_URL"])},
         "api_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PAGERDUTY_API_TOKEN"])},
         "api_url": {"type": "str", "default": DEFAULT_API_URL, "fallback": (env_fallback, ["PAGERDUTY_API_URL"])},
-        "validate_certs": {"type": "bool", "default": True},
-        "ca_path": {"type": "path"},
-        "timeout": {"type": "float", "default": 10},
-        "deadline": {"type": "float", "default": 60},
+        **HTTP_ARGUMENT_SPEC,
     }
     spec.update(options)
     return spec
@@ -43,12 +41,6 @@ def _base_url(module, option, variable, default):
     return url
 
 
-def _http_options(module):
-    params = module.params
-    return {"timeout": params["timeout"], "deadline": params["deadline"],
-            "validate_certs": params["validate_certs"], "ca_path": params["ca_path"]}
-
-
 def events_client(module):
     """The Events API client for the module's options, or a clear failure when they cannot make one."""
     routing_key = (module.params["routing_key"] or "").strip()
@@ -56,7 +48,7 @@ def events_client(module):
         module.fail_json(msg="No PagerDuty routing key: set the environment variable PAGERDUTY_ROUTING_KEY "
                              "(or the routing_key option) to the service's Events API v2 integration key.")
     url = _base_url(module, "events_url", "PAGERDUTY_EVENTS_URL", DEFAULT_EVENTS_URL)
-    return PagerDutyEvents(routing_key, base_url=url, **_http_options(module))
+    return PagerDutyEvents(routing_key, base_url=url, **http_options(module.params))
 
 
 def rest_client(module):
@@ -65,4 +57,4 @@ def rest_client(module):
     if not token:
         return None
     url = _base_url(module, "api_url", "PAGERDUTY_API_URL", DEFAULT_API_URL)
-    return PagerDutyREST(token, base_url=url, **_http_options(module))
+    return PagerDutyREST(token, base_url=url, **http_options(module.params))

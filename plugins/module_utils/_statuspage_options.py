@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.runbook.ops.plugins.module_utils._http_options import HTTP_ARGUMENT_SPEC, http_options
 from ansible_collections.runbook.ops.plugins.module_utils._statuspage import DEFAULT_API_URL, StatuspageClient
 
 
@@ -19,10 +20,7 @@ def statuspage_argument_spec(**options):
         "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["STATUS_PAGE_API_KEY"])},
         "page_id": {"type": "str", "fallback": (env_fallback, ["STATUS_PAGE_ID"])},
         "api_url": {"type": "str", "default": DEFAULT_API_URL, "fallback": (env_fallback, ["STATUSPAGE_API_URL"])},
-        "validate_certs": {"type": "bool", "default": True},
-        "ca_path": {"type": "path"},
-        "timeout": {"type": "float", "default": 10},
-        "deadline": {"type": "float", "default": 60},
+        **HTTP_ARGUMENT_SPEC,
     }
     spec.update(options)
     return spec
@@ -42,6 +40,4 @@ def statuspage_client(module):
     if not api_url.startswith(("https://", "http://")):
         module.fail_json(msg=f"The Statuspage API URL must start with https:// (STATUSPAGE_API_URL or api_url): "
                              f"{api_url!r}.")
-    return StatuspageClient(params["api_key"], params["page_id"], base_url=api_url,
-                            timeout=params["timeout"], deadline=params["deadline"],
-                            validate_certs=params["validate_certs"], ca_path=params["ca_path"])
+    return StatuspageClient(params["api_key"], params["page_id"], base_url=api_url, **http_options(params))

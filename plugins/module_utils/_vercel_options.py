@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.runbook.ops.plugins.module_utils._http_options import HTTP_ARGUMENT_SPEC, http_options
 from ansible_collections.runbook.ops.plugins.module_utils._vercel import DEFAULT_API_URL, VercelClient
 
 
@@ -19,10 +20,7 @@ def vercel_argument_spec(**options):
         "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["VERCEL_TOKEN"])},
         "team": {"type": "str", "fallback": (env_fallback, ["VERCEL_ORG_ID"])},
         "api_url": {"type": "str", "default": DEFAULT_API_URL, "fallback": (env_fallback, ["VERCEL_API_URL"])},
-        "validate_certs": {"type": "bool", "default": True},
-        "ca_path": {"type": "path"},
-        "timeout": {"type": "float", "default": 10},
-        "deadline": {"type": "float", "default": 60},
+        **HTTP_ARGUMENT_SPEC,
     }
     spec.update(options)
     return spec
@@ -37,6 +35,4 @@ def vercel_client(module):
     api_url = (params["api_url"] or "").strip() or DEFAULT_API_URL
     if not api_url.startswith(("https://", "http://")):
         module.fail_json(msg=f"The Vercel API URL must start with https:// (VERCEL_API_URL or api_url): {api_url!r}.")
-    return VercelClient(params["token"], team=params["team"], base_url=api_url,
-                        timeout=params["timeout"], deadline=params["deadline"],
-                        validate_certs=params["validate_certs"], ca_path=params["ca_path"])
+    return VercelClient(params["token"], team=params["team"], base_url=api_url, **http_options(params))

@@ -21,6 +21,7 @@ author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
   - runbook.ops.pagerduty
+  - runbook.ops.http
 attributes:
   check_mode:
     support: full
