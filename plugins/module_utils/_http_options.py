@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, runbook.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The transport options every service module takes (documented in the runbook.ops.http fragment, the
+"""The transport options every service module takes (documented in the runbook.ops.transport fragment, the
 deadline in each service's own, as each retries differently).
 
 Private to this collection: the interface may change in any release.

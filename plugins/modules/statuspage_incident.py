@@ -27,7 +27,7 @@ author: runbook.ops maintainers (@runbook-ops)
 extends_documentation_fragment:
   - runbook.ops.attributes
   - runbook.ops.statuspage
-  - runbook.ops.http
+  - runbook.ops.transport
 attributes:
   check_mode:
     support: full
