@@ -3,6 +3,7 @@
 hack/bootstrap.sh installs the pinned CLI in .cache/vercel-cli. It runs with a throwaway HOME, no
 stdin and its telemetry and update check off, and ``--api`` sends every request to the fake.
 """
+import json
 import os
 import re
 import subprocess
@@ -130,3 +131,90 @@ def test_sdk_rollback_path_answers_like_the_cli_path(fake):
                        timeout=5)
     assert (answer.status_code, answer.content, answer.headers.get("Content-Type")) == (201, b"", None)
     assert set(aliases(fake).values()) == {PREVIOUS_GOOD["id"]}
+
+
+# ----- creating, staging and queueing production deployments, and env listing ----------------------------
+
+PREVIEW = next(d for d in WEBAPP if d["state"] == "READY" and d["target"] is None)
+INSTANT_BUILD = {"queued_s": 0, "build_s": 0}  # READY the moment it is created: nothing here waits on a build
+
+
+def set_webapp(fake, **changes):
+    state = fake.vercel.state()
+    next(p for p in state["projects"] if p["id"] == "prj_webapp01").update(changes)
+    fake.vercel.load(state)
+
+
+def created(fake):
+    seeded = {d["id"] for d in SEED["deployments"]}
+    return [d for d in fake.vercel.state()["deployments"] if d["id"] not in seeded]
+
+
+def test_promote_of_a_preview_builds_it_again_for_production(vercel, fake):
+    fake.vercel.add_build_rules([INSTANT_BUILD])
+    code, output, requests = vercel("promote", PREVIEW["id"], "--yes")
+    assert code == 0, output
+    [create] = calls(requests, "POST", "/v13/deployments")
+    assert create["body"] == {"deploymentId": PREVIEW["id"], "name": "webapp", "target": "production",
+                              "meta": {"action": "promote"}}
+    [new] = created(fake)
+    assert ("Successfully created new deployment of webapp at "
+            f"https://vercel.com/acme/webapp/{new['id'].removeprefix('dpl_')}") in output
+    assert (new["state"], new["target"], new["readySubstate"]) == ("READY", "production", "PROMOTED")
+    assert new["meta"] == {**PREVIEW["meta"], "action": "promote"}
+    assert set(aliases(fake).values()) == {new["id"]}
+
+
+def test_promote_of_a_staged_production_deployment(vercel, fake):
+    fake.vercel.add_build_rules([INSTANT_BUILD])
+    set_webapp(fake, autoAssignCustomDomains=False)
+    answer = http.post(f"{fake.vercel_url}/v13/deployments", params={"teamId": "team_sandbox01"},
+                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5,
+                       json={"name": "webapp", "target": "production",
+                             "gitSource": {"type": "github", "repoId": 123, "ref": "main"}})
+    assert answer.status_code == 200, answer.text
+    [staged] = created(fake)
+    assert (staged["state"], staged["readySubstate"]) == ("READY", "STAGED")
+    assert aliases(fake) == {a["alias"]: a["deploymentId"] for a in SEED["aliases"]}
+
+    code, output, requests = vercel("promote", staged["id"], "--timeout", "10s")
+    assert code == 0, output
+    assert f"Success! webapp was promoted to {staged['url']} ({staged['id']})" in output
+    assert calls(requests, "POST", f"/v10/projects/prj_webapp01/promote/{staged['id']}")
+    assert set(aliases(fake).values()) == {staged["id"]}
+
+
+def test_queued_promotion_is_reported_and_its_status_followed(vercel, fake):
+    set_webapp(fake, promoteQueued=0.5)
+    code, output, _requests = vercel("promote", PREVIOUS_GOOD["id"], "--timeout", "10s")
+    assert code == 0, output
+    assert "Promotion has been queued" in output
+    code, output, requests = vercel("promote", "status", "webapp", "--timeout", "10s")
+    assert code == 0, output
+    assert f"Success! webapp was promoted to {PREVIOUS_GOOD['url']} ({PREVIOUS_GOOD['id']})" in output
+    assert any(r["query"].get("rollbackInfo") == "true" for r in calls(requests, "GET", "/v9/projects/prj_webapp01"))
+    assert set(aliases(fake).values()) == {PREVIOUS_GOOD["id"]}
+
+
+def test_env_ls_shows_the_variables_but_no_secret(vercel):
+    """The CLI also asks the unversioned /projects/<id>/custom-environments, which the contract does not
+    cover; the fake's 404 there is what the CLI reads as "none"."""
+    webapp_envs = [e for e in SEED["envs"] if e["projectId"] == "prj_webapp01"]
+    hidden = [e["value"] for e in webapp_envs if e["type"] in ("encrypted", "secret", "sensitive")]
+    code, output, requests = vercel("env", "ls", "--project", "webapp")
+    assert code == 0, output
+    assert all(e["key"] in output for e in webapp_envs) and "Hidden" in output
+    assert all(value not in output for value in hidden)
+    [listing] = calls(requests, "GET", "/v10/projects/prj_webapp01/env")
+    assert listing["query"] == {"source": "vercel-cli:env:ls", "teamId": "team_sandbox01"}
+
+    branch = "feature/checkout-redesign"
+    code, output, requests = vercel("env", "ls", "preview", branch, "--project", "webapp", "--format", "json")
+    assert code == 0, output
+    listed, _end = json.JSONDecoder().raw_decode(output[output.index("{"):])
+    expected = [e for e in webapp_envs if "preview" in e["target"] and e.get("gitBranch") in (None, branch)]
+    assert sorted(e["key"] for e in listed["envs"]) == sorted(e["key"] for e in expected)
+    assert all(value not in output for value in hidden)
+    assert all("value" not in e for e in listed["envs"] if e["type"] == "sensitive")
+    [listing] = calls(requests, "GET", "/v10/projects/prj_webapp01/env")
+    assert (listing["query"]["target"], listing["query"]["gitBranch"]) == ("preview", branch)
