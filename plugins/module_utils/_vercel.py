@@ -44,6 +44,8 @@ def _iso(ms):
 
 
 GIT_PROVIDERS = ("github", "gitlab", "bitbucket")
+# The deployment's meta key where a deploy records the database schema version it was built for.
+SCHEMA_VERSION_META = "runbookSchemaVersion"
 
 
 def commit_repo(meta):
@@ -84,6 +86,9 @@ def summarize(deployment):
         "commit_repo": commit_repo(meta),
         # Vercel's own words on a failed build, in the listing and in a single deployment alike.
         "error_message": deployment.get("errorMessage"),
+        # STAGED: built for production but not serving it until promoted.
+        "ready_substate": deployment.get("readySubstate"),
+        "schema_version": meta.get(SCHEMA_VERSION_META),
     }
 
 
@@ -157,6 +162,39 @@ class VercelClient:
         response = self.http.request("POST", path, query=self.scope, body={"alias": domain, "redirect": None},
                                      idempotent=True)
         return response.body if isinstance(response.body, dict) else {}
+
+
+    def create_deployment(self, body):
+        """Start a deployment. Not repeated after an ambiguous failure: a repeat could build twice."""
+        response = self.http.request("POST", "/v13/deployments", query={**self.scope, "forceNew": "0"}, body=body,
+                                     expected=(200, 201))
+        return response.body
+
+    def promote(self, project_id, deployment_id):
+        """Point production at a READY production deployment; True when Vercel queued it (202) behind a
+        rolling release. Pointing production where it already points changes nothing, so a repeat is harmless."""
+        path = (f"/v10/projects/{urllib.parse.quote(project_id, safe='')}"
+                f"/promote/{urllib.parse.quote(deployment_id, safe='')}")
+        response = self.http.request("POST", path, query=self.scope, body={}, expected=(200, 201, 202),
+                                     idempotent=True)
+        return response.status == 202
+
+    def env_vars(self, project, decrypt=False):
+        """Every environment variable of a project, following ``until`` if Vercel pages them."""
+        path = f"/v10/projects/{urllib.parse.quote(project, safe='')}/env"
+        query = {"decrypt": "true" if decrypt else "false"}
+        found = []
+        while True:
+            page = self._get(path, query)
+            found.extend(page.get("envs") or [])
+            following = (page.get("pagination") or {}).get("next")
+            if not following or following == query.get("until"):
+                return found
+            query["until"] = following
+
+    def env_var(self, project, env_id):
+        """One environment variable, decrypted: the listing may leave values encrypted even when asked not to."""
+        return self._get(f"/v1/projects/{urllib.parse.quote(project, safe='')}/env/{urllib.parse.quote(env_id, safe='')}")
 
 
 def aliases_of(client, domains):

@@ -26,13 +26,20 @@ def vercel_argument_spec(**options):
     return spec
 
 
-def vercel_client(module):
-    """The client for the module's options, or a clear failure when they cannot make one."""
-    params = module.params
+def client_from(params):
+    """The client for these options; ValueError says plainly what is missing or wrong."""
     if not (params["token"] or "").strip():
-        module.fail_json(msg="No Vercel token: set the environment variable VERCEL_TOKEN (or the token option).")
+        raise ValueError("No Vercel token: set the environment variable VERCEL_TOKEN (or the token option).")
     # An empty VERCEL_API_URL (an unset optional field of an AWX credential) means the default.
     api_url = (params["api_url"] or "").strip() or DEFAULT_API_URL
     if not api_url.startswith(("https://", "http://")):
-        module.fail_json(msg=f"The Vercel API URL must start with https:// (VERCEL_API_URL or api_url): {api_url!r}.")
+        raise ValueError(f"The Vercel API URL must start with https:// (VERCEL_API_URL or api_url): {api_url!r}.")
     return VercelClient(params["token"], team=params["team"], base_url=api_url, **http_options(params))
+
+
+def vercel_client(module):
+    """The client for the module's options, or a clear failure when they cannot make one."""
+    try:
+        return client_from(module.params)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))

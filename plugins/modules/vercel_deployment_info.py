@@ -192,6 +192,16 @@ deployments:
     inspector_url:
       description: Link to the deployment in Vercel's dashboard.
       type: str
+    ready_substate:
+      description:
+        - For a READY production deployment, V(STAGED) when it was built but does not serve production until
+          promoted, V(PROMOTED) when it does or did; null when Vercel does not say.
+      type: str
+    schema_version:
+      description:
+        - The database schema version the deploy recorded for this deployment (its C(runbookSchemaVersion)
+          meta), or null when it was deployed without one.
+      type: str
 latest:
   description:
     - The newest READY production deployment, in the shape of RV(deployments), or null when there is none.
