@@ -13,8 +13,11 @@ runs wherever ansible-core runs, and ansible-test imports it with nothing else i
 
 from __future__ import annotations
 
+import collections
 import datetime
 import http.client
+import json
+import math
 import socket
 import ssl
 import statistics
@@ -242,3 +245,164 @@ def tls_report(url, timeout=5.0, ca_path=None, warn_days=14, now=time.time):
     except OSError as exc:
         report["error"] = _reason(exc)
     return report
+
+
+# ----- Watch window ---------------------------------------------------------------------------
+
+# A health answer is small; reading at most this much keeps a long watch of a misbehaving endpoint cheap.
+WATCH_BODY_LIMIT = 1024 * 1024
+TIMELINE_LENGTH = 100
+
+
+def fetch_once(url, timeout, tls_context):
+    """``(status, body, error)`` of one GET sent as probe_once sends it; ``error`` is empty when an answer came.
+
+    The watch needs the body as well as the verdict (for the application's own error rate), which
+    probe_once does not return.
+    """
+    try:
+        try:
+            answer = Request().open("GET", url, headers=NO_CACHE, timeout=timeout, follow_redirects="safe",
+                                    use_proxy=True, use_netrc=False, context=tls_context)
+            # Closed at once: a body longer than the limit is left unread, and a watch polls for a long time.
+            with answer:
+                return answer.status, answer.read(WATCH_BODY_LIMIT), ""
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(WATCH_BODY_LIMIT) if exc.fp else b"", ""
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, b"", reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
+
+
+def answer_reason(status, body, healthy_statuses, body_contains):
+    """Why an answer is not healthy, in probe_once's words; empty when it is."""
+    if status not in healthy_statuses:
+        wanted = ", ".join(str(healthy) for healthy in healthy_statuses)
+        return f"answered {status}, expected one of {wanted}"
+    if body_contains and body_contains not in body.decode("utf-8", errors="replace"):
+        return f"answered {status} without the text {body_contains!r}"
+    return ""
+
+
+def reported_value(body, field):
+    """The number in the top-level ``field`` of a JSON object body, or None when the body holds none."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    value = document.get(field) if isinstance(document, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def expected_polls(duration, interval):
+    """How many polls a window holds when each answer comes at once (the rounding forgives float sums)."""
+    return max(1, math.ceil(round(duration / interval, 6)))
+
+
+def percentile(values, share):
+    """The nearest-rank percentile: the smallest value that ``share`` of the values do not exceed."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(round(share * len(ordered), 6)) - 1)]
+
+
+def watch_breach(tally, limits):
+    """``(breach, reason)`` for the polls so far, or ``(None, "")``.
+
+    The order is the order of evidence: a site that is down, then what the application says of
+    itself, then the share of failed polls, then slowness.
+    """
+    polls, failures = len(tally["timings"]), tally["failures"]
+    if tally["in_a_row"] >= limits["max_consecutive_failures"]:
+        return "consecutive_failures", f"{tally['in_a_row']} failed polls in a row, the last: {tally['last_reason']}"
+    reported = tally["last_reported"]
+    if reported is not None and reported > limits["max_reported_error_rate"]:
+        return "reported_error_rate", (f"the application reported {limits['error_rate_field']} {reported:g}, "
+                                       f"above {limits['max_reported_error_rate']:g}")
+    if polls < limits["min_polls"]:
+        return None, ""
+    if failures / polls > limits["max_error_rate"]:
+        return "error_rate", (f"error rate {failures / polls * 100:.1f} % ({failures} of {polls} polls failed), "
+                              f"above {limits['max_error_rate'] * 100:g} %")
+    median_ms = statistics.median(tally["timings"])
+    if limits["max_response_ms"] is not None and median_ms > limits["max_response_ms"]:
+        return "response_time", (f"median response time {median_ms:g} ms over {polls} polls, "
+                                 f"above {limits['max_response_ms']:g} ms")
+    return None, ""
+
+
+def watch_window(url, healthy_statuses, body_contains=None, duration=1800.0, interval=30.0, timeout=5.0,
+                 max_error_rate=0.05, min_polls=5, max_consecutive_failures=3, max_response_ms=None,
+                 error_rate_field=None, max_reported_error_rate=None, validate_certs=True, ca_path=None,
+                 clock=time.monotonic, sleep=time.sleep, on_poll=None):
+    """Poll ``url`` every ``interval`` seconds for ``duration`` seconds, or until a breach; return the verdict as data.
+
+    A poll fails when it gets no answer or an unhealthy one, as probe_once judges. Each poll has its
+    whole ``timeout``, and polls start only inside the window; the watch never sleeps past its end.
+    With ``error_rate_field``, an answer without that number in a JSON object body is a poll the
+    application did not report on: its health stands on its status alone, and a warning counts them.
+    ``on_poll`` is called after each poll with the progress so far, for a line in the job log.
+    """
+    url = urllib.parse.urldefrag(url)[0]
+    # Built once, before any poll is timed, and for http too, because a redirect may lead to https.
+    tls_context = make_context(cafile=ca_path, validate_certs=validate_certs)
+    if max_reported_error_rate is None:
+        max_reported_error_rate = max_error_rate
+    limits = {"max_error_rate": max_error_rate, "min_polls": min_polls, "max_response_ms": max_response_ms,
+              "max_consecutive_failures": max_consecutive_failures, "error_rate_field": error_rate_field,
+              "max_reported_error_rate": max_reported_error_rate}
+    tally = {"timings": [], "failures": 0, "in_a_row": 0, "last_reason": "", "last_reported": None,
+             "highest_reported": None, "unreported": 0}
+    timeline = collections.deque(maxlen=TIMELINE_LENGTH)
+    expected = expected_polls(duration, interval)
+
+    # The timeline's times follow the monotonic clock from one wall-clock reading: a clock step cannot reorder them.
+    wall_start, started = time.time(), clock()
+    window_end = started + duration
+    while True:
+        sent = clock()
+        status, body, error = fetch_once(url, timeout, tls_context)
+        ms = round((clock() - sent) * 1000, 1)
+        reason = error or answer_reason(status, body, healthy_statuses, body_contains)
+
+        tally["timings"].append(ms)
+        tally["failures"] += bool(reason)
+        tally["in_a_row"] = tally["in_a_row"] + 1 if reason else 0
+        tally["last_reason"] = reason
+        if error_rate_field:
+            tally["last_reported"] = reported_value(body, error_rate_field)
+            if tally["last_reported"] is None:
+                tally["unreported"] += status is not None
+            elif tally["highest_reported"] is None or tally["last_reported"] > tally["highest_reported"]:
+                tally["highest_reported"] = tally["last_reported"]
+        at = datetime.datetime.fromtimestamp(wall_start + sent - started, datetime.timezone.utc)
+        timeline.append({"at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"), "status": status,
+                         "ms": ms, "ok": not reason, "reason": reason})
+
+        polls = len(tally["timings"])
+        if on_poll:
+            on_poll({"polls": polls, "expected": expected, "elapsed": clock() - started, "status": status, "ms": ms,
+                     "ok": not reason, "reason": reason, "failures": tally["failures"],
+                     "error_rate": tally["failures"] / polls})
+        breach, breach_reason = watch_breach(tally, limits)
+        # A poll slower than the interval is followed at once, and only while the window lasts.
+        next_poll = max(sent + interval, clock())
+        if breach or next_poll >= window_end:
+            break
+        sleep(max(0.0, next_poll - clock()))
+
+    timings = tally["timings"]
+    warnings = []
+    if tally["unreported"]:
+        warnings.append(f"{tally['unreported']} of {polls} polls got an answer without a number in a top-level "
+                        f"{error_rate_field!r} of a JSON object body; they were judged by their status alone.")
+    if not breach and polls < min_polls:
+        warnings.append(f"Only {polls} polls in the window, fewer than min_polls {min_polls}: the error rate and the "
+                        "response time were not judged.")
+    return {"healthy": not breach, "reason": breach_reason, "breach": breach, "polls": polls,
+            "failures": tally["failures"], "error_rate": round(tally["failures"] / polls, 4),
+            "median_ms": round(statistics.median(timings), 1), "p95_ms": percentile(timings, 0.95),
+            "worst_ms": max(timings), "reported_error_rate": tally["highest_reported"],
+            "watched_s": round(clock() - started, 3), "stopped_early": bool(breach) and next_poll < window_end,
+            "timeline": list(timeline), "warnings": warnings}
