@@ -111,3 +111,75 @@ def check_client(program, server):
                             f"install the client programs of PostgreSQL {server // 10000} or newer and point "
                             "the module at them.")
     return client
+
+
+# A dollar quote's delimiter: $$ or $tag$, where a tag does not start with a digit ($1 is a parameter).
+DOLLAR_QUOTE = re.compile(r"\$(?:[^\W\d]\w*)?\$")
+
+
+def _skip_quoted(sql, start, backslash_escapes):
+    """Where the '...' or "..." opened at ``start`` ends (after its closing quote), or the end of ``sql``."""
+    quote, position = sql[start], start + 1
+    while position < len(sql):
+        if backslash_escapes and sql[position] == "\\":
+            position += 2
+        elif sql.startswith(quote * 2, position):
+            position += 2  # a doubled quote stands for one
+        elif sql[position] == quote:
+            return position + 1
+        else:
+            position += 1
+    return len(sql)
+
+
+def _skip_block_comment(sql, start):
+    """Where the /* comment */ opened at ``start`` ends; PostgreSQL's comments nest."""
+    depth, position = 0, start
+    while position < len(sql):
+        if sql.startswith("/*", position):
+            depth, position = depth + 1, position + 2
+        elif sql.startswith("*/", position):
+            depth, position = depth - 1, position + 2
+            if depth == 0:
+                return position
+        else:
+            position += 1
+    return len(sql)
+
+
+def _count_statements(sql, backslash_escapes):
+    count, has_content, position = 0, False, 0
+    while position < len(sql):
+        character = sql[position]
+        if sql.startswith("--", position):
+            end = sql.find("\n", position)
+            position = len(sql) if end < 0 else end
+        elif sql.startswith("/*", position):
+            position = _skip_block_comment(sql, position)
+        elif character == ";":
+            count, has_content, position = count + has_content, False, position + 1
+        elif character.isspace():
+            position += 1
+        elif character in "'\"":
+            # In E'...' a backslash always escapes; in '...' only with standard_conforming_strings off.
+            escapes = character == "'" and (backslash_escapes or sql[position - 1:position] in ("E", "e"))
+            has_content, position = True, _skip_quoted(sql, position, escapes)
+        elif (character == "$" and not (position and (sql[position - 1].isalnum() or sql[position - 1] == "_"))
+              and DOLLAR_QUOTE.match(sql, position)):
+            delimiter = DOLLAR_QUOTE.match(sql, position).group()
+            end = sql.find(delimiter, position + len(delimiter))
+            has_content, position = True, len(sql) if end < 0 else end + len(delimiter)
+        else:
+            has_content, position = True, position + 1
+    return count + has_content
+
+
+def statement_count(sql):
+    """How many statements ``sql`` holds: the parts between its semicolons that hold more than white space
+    and comments. A semicolon inside a string constant, a quoted identifier, a dollar quote or a comment
+    separates nothing.
+
+    Whether a backslash escapes a quote depends on the session's standard_conforming_strings, so the text is
+    read both ways and the larger count is taken: a second statement is never missed for that.
+    """
+    return max(_count_statements(sql, False), _count_statements(sql, True))
