@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.sandbox import INCIDENT_HOOK, MAINTENANCE_HOOK, REPO, TOKEN, Run
+from tests.postgres_cluster import PASSWORD
+from tests.integration.sandbox import DEPLOY_HOOK, INCIDENT_HOOK, MAINTENANCE_HOOK, REPO, TOKEN, Run
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 STATUSPAGE_KEY = "sandboxStatuspageKey01"
@@ -26,6 +27,7 @@ def play_environment(fake, env=None):
         "VERCEL_ORG_ID": "team_sandbox01",
         "SLACK_INCIDENT_WEBHOOK": fake.slack_url + INCIDENT_HOOK,
         "SLACK_MAINTENANCE_WEBHOOK": fake.slack_url + MAINTENANCE_HOOK,
+        "SLACK_DEPLOYMENT_WEBHOOK": fake.slack_url + DEPLOY_HOOK,
         "STATUSPAGE_API_URL": fake.statuspage_url,
         "STATUS_PAGE_API_KEY": STATUSPAGE_KEY,
         "STATUS_PAGE_ID": "sbxpage00001",
@@ -94,6 +96,56 @@ def incident(fake, postgres, tmp_path):
         done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
                               check=False)
         audit = state / "audit" / "audit.jsonl"
+        lines = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
+        audit.unlink(missing_ok=True)
+        return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])
+
+    return run
+
+
+@pytest.fixture
+def deploy_database(postgres):
+    """A small database of its own for the deploys to back up, as the URL the plays get."""
+    postgres.psql("DROP DATABASE IF EXISTS deploy_shop WITH (FORCE)")
+    postgres.psql("CREATE DATABASE deploy_shop")
+    postgres.psql("CREATE TABLE orders (id serial PRIMARY KEY, total numeric NOT NULL);"
+                  "INSERT INTO orders (total) SELECT n FROM generate_series(1, 100) AS n", database="deploy_shop")
+    yield f"postgresql://runbook:{PASSWORD}@{postgres.host}:{postgres.port}/deploy_shop"
+    postgres.psql("DROP DATABASE IF EXISTS deploy_shop WITH (FORCE)")
+
+
+@pytest.fixture
+def deploy(fake, deploy_database, tmp_path):
+    """Run playbooks/deploy.yml (or ``playbook``) on the sandbox inventory, pointed at this test's fakes and
+    database, with a watch of seconds; the audit records of the deploy and of any rollback it ran are returned."""
+    def run(*args, env=None, playbook="playbooks/deploy.yml", **extra_vars):
+        variables = {
+            "deploy_reason": "integration test",
+            "deploy_confirm": True,
+            "health_check_url": f"{fake.health_url}/api/health",
+            "health_check_front_url": f"{fake.health_url}/",
+            "health_check_samples": 3,
+            "deploy_smoke_checks": [{"url": f"{fake.health_url}/", "status": [200]}],
+            "rollback_audit_dir": str(tmp_path / "audit"),
+            "rollback_lock_dir": str(tmp_path / "locks"),
+            "db_backup_dir": str(tmp_path / "backup"),
+            "deploy_env_backup_dir": str(tmp_path / "env"),
+            "deploy_watch_minutes": 0.05,
+            "deploy_watch_interval": 0.5,
+            "deploy_health_timeout": 3,
+            "deploy_health_interval": 0.5,
+            "deploy_build_timeout": 30,
+            "deploy_api_deadline": 10,
+            "rollback_health_timeout": 3,
+            "rollback_health_interval": 1,
+            **extra_vars,
+        }
+        environment = play_environment(fake, {"DATABASE_URL": deploy_database, **(env or {})})
+        command = [str(ANSIBLE_PLAYBOOK), "-i", str(REPO / "inventories/sandbox"), playbook,
+                   "-e", json.dumps(variables), *args]
+        done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
+                              check=False)
+        audit = tmp_path / "audit" / "audit.jsonl"
         lines = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
         audit.unlink(missing_ok=True)
         return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])

@@ -8,6 +8,7 @@ SANDBOX = json.loads((REPO / "tests/fakes/sandbox.json").read_text(encoding="utf
 TOKEN = "sandboxVercelToken01"
 INCIDENT_HOOK = "/services/T0SANDBOX/B0INCIDENT/sandboxsecretincident0001"
 MAINTENANCE_HOOK = "/services/T0SANDBOX/B0MAINT/sandboxsecretmaint0000001"
+DEPLOY_HOOK = "/services/T0SANDBOX/B0DEPLOY/sandboxsecretdeploy00001"
 STATUSPAGE_KEY = "sandboxStatuspageKey01"
 STATUSPAGE_PAGE = "sbxpage00001"
 PAGERDUTY_ROUTING_KEY = "sandboxpagerdutyroutingkey000001"
