@@ -163,7 +163,6 @@ class VercelClient:
                                      idempotent=True)
         return response.body if isinstance(response.body, dict) else {}
 
-
     def create_deployment(self, body):
         """Start a deployment. Not repeated after an ambiguous failure: a repeat could build twice."""
         response = self.http.request("POST", "/v13/deployments", query={**self.scope, "forceNew": "0"}, body=body,

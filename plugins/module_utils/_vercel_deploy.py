@@ -117,13 +117,17 @@ class Deployer:
 
     def unfinished_build_of(self, commit, live):
         """A production deployment of the commit that an earlier, interrupted run started: still building,
-        or READY and newer than what is live but not serving. Taking it over saves a second build."""
+        or READY, newer than what is live and staged (it never served). Taking it over saves a second build.
+
+        One that served production and was moved away from (a rollback) is not taken: it failed once, and
+        a fresh build picks up what was fixed since, environment variables included."""
         for page in self.client.deployment_pages(self.project["id"], target="production",
                                                  states=(*IN_PROGRESS, "READY"), page_size=20):
             for deployment in map(summarize, page):
                 if live and deployment["created"] <= live["created"]:
                     return None
-                if same_commit(deployment["commit_sha"], commit):
+                unfinished = deployment["state"] in IN_PROGRESS or deployment["ready_substate"] == "STAGED"
+                if unfinished and same_commit(deployment["commit_sha"], commit):
                     return deployment
             # The first page holds every build newer than the live one, short of twenty builds in a row.
             return None

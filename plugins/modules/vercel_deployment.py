@@ -21,8 +21,10 @@ description:
     it never served production. A build still running at O(wait_timeout) fails the task too, and is left
     to Vercel.
   - Idempotent by commit. When O(commit) is what production serves already, nothing is done. When a run was
-    interrupted, the next one for the same commit takes over the build it started instead of building
-    again. Without O(commit), every run builds the newest commit of O(ref).
+    interrupted, the next one for the same commit takes over the build it started (still building, or
+    READY and staged) instead of building again. A build of the commit that served production and was
+    rolled back from is not taken over; a fresh one is made. Without O(commit), every run builds the
+    newest commit of O(ref).
   - This is an action plugin that runs on the controller, where the Vercel API is reached from.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)

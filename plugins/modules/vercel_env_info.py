@@ -13,7 +13,8 @@ description:
   - By default no value is read, and none (not even Vercel's ciphertext) is in the result, so the list may be
     shown and logged.
   - With O(values=true), Vercel is asked to decrypt, and each variable's value is in RV(envs[].value), for a
-    backup. A value the listing leaves encrypted is read from the variable's own endpoint, which decrypts. The module cannot hide its own results, so the task B(must) set C(no_log=true); without it the
+    backup. A value the listing leaves encrypted is read from the variable's own endpoint, which decrypts.
+    The module cannot hide its own results, so the task B(must) set C(no_log=true); without it the
     module refuses to read anything. Write the backup with C(no_log=true) and C(diff=false) too, to a file
     only its owner may read (see the examples).
   - Vercel never returns the value of a C(sensitive) variable. With O(values=true) such a variable has a null

@@ -74,8 +74,7 @@ def open_incident(fake, name="Checkout errors", impact="major"):
     fake.statuspage.clear_requests()
 
 
-def test_a_good_deploy_goes_live_with_a_backup_an_env_backup_a_notice_and_a_change_event(fake, deploy, schema,
-                                                                                       tmp_path):
+def test_a_good_deploy_goes_live_with_backups_a_notice_and_a_change_event(fake, deploy, schema, tmp_path):
     run = deploy(deploy_ref="main", deploy_commit=MAIN, deploy_schema_version_query=SCHEMA_QUERY)
 
     assert run.rc == 0, run.output
