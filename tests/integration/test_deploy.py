@@ -193,12 +193,14 @@ def test_an_emergency_deploy_without_the_right_approver_changes_nothing(fake, de
 def test_an_emergency_deploy_skips_the_freeze_takes_the_backup_and_records_the_approval(fake, deploy, tmp_path):
     open_incident(fake)
 
+    # Without a reason of its own, the emergency's severity and description are the reason.
     run = deploy(playbook="playbooks/emergency_deploy.yml", deploy_ref="main", emergency_severity="high",
-                 emergency_description="checkout down", emergency_approved_by="Aiko Tanaka")
+                 emergency_description="checkout down", emergency_approved_by="Aiko Tanaka", deploy_reason="")
 
     assert run.rc == 0, run.output
     record = deploy_record(run)
     assert record["action"] == "emergency_deploy" and record["result"] == "succeeded"
+    assert record["reason"] == "Emergency (high): checkout down"
     assert record["emergency"] == {"severity": "high", "approved_by": "Aiko Tanaka", "approver": "tech lead",
                                    "time_target": "1 hour", "description": "checkout down"}
     assert record["backup"] and record["watch"]["polls"] >= 5
