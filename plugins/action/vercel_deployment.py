@@ -46,35 +46,47 @@ def problems_with(args):
     """What is wrong with the arguments, before any request."""
     if args["wait_timeout"] <= 0 or args["poll_interval"] <= 0:
         return "wait_timeout and poll_interval must be more than 0."
+    if args["ref"] is not None and not args["ref"].strip():
+        return "ref must not be empty: give a branch or tag."
     if args["commit"] is not None and not (7 <= len(args["commit"]) <= 40
                                            and all(c in "0123456789abcdefABCDEF" for c in args["commit"])):
         return f"commit must be a git SHA of 7 to 40 hexadecimal digits, not {args['commit']!r}."
-    if not all(isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in args["meta"].values()):
-        return "meta values must be strings (Vercel keeps deployment metadata as text)."
+    if not all(isinstance(value, str) for value in args["meta"].values()):
+        # Quote them: YAML reads 2.10 as the number 2.1, which would be recorded as such.
+        return "meta values must be strings (Vercel keeps deployment metadata as text); quote numbers."
     return None
 
 
 def new_meta(args):
-    meta = {key: str(value) for key, value in args["meta"].items()}
+    meta = dict(args["meta"])
     if args["schema_version"] is not None:
         meta[SCHEMA_VERSION_META] = args["schema_version"]
     return meta
+
+
+def everywhere(result, deployment):
+    """Whether every domain served the deployment when the task started."""
+    return all(served == deployment["id"] for served in result["serving_before"].values())
 
 
 def deploy_from_git(deployer, args, check_mode, result):
     """Build the ref (at the commit) unless that commit is live already; take over a build a stopped run left."""
     live = result["previous"]
     if args["commit"] and live and same_commit(live["commit_sha"], args["commit"]):
-        result.update(deployment=live, already_live=True)
-        return None
+        if everywhere(result, live):
+            result.update(deployment=live, already_live=True)
+            return None
+        # Some domain lags behind the live build of the commit: it is pointed there, not built again.
+        result["changed"] = True
+        return live
     source = git_source(deployer.project, args["repository"], args["ref"], args["commit"], args["git_provider"])
     result["git_source"] = source
+    result["changed"] = True
     found = deployer.unfinished_build_of(args["commit"], live) if args["commit"] else None
     if found:
         deployer.report(f"taking over {found['id']}, a build of {found['commit_sha']} started before")
         result["adopted"] = True
         return found
-    result["changed"] = True
     if check_mode:
         return None
     body = {"name": deployer.project["name"], "project": deployer.project["id"], "target": "production",
@@ -89,21 +101,38 @@ def deploy_existing(deployer, args, check_mode, result):
     """Promote a READY deployment; a preview one is rebuilt for production first, as Vercel's CLI does."""
     chosen = deployer.find(args["deployment"])
     result["source_deployment"] = chosen
-    if result["previous"] and chosen["id"] == result["previous"]["id"]:
-        result.update(deployment=chosen, already_live=True)
+    live = result["previous"]
+    # A preview whose commit production serves is live already, through the production build made of it.
+    serves_it = live and (chosen["id"] == live["id"]
+                          or (chosen["target"] != "production" and same_commit(live["commit_sha"], chosen["commit_sha"])))
+    if serves_it and everywhere(result, live):
+        result.update(deployment=live, already_live=True)
         return None
     if chosen["state"] != "READY":
         raise ValueError(f"The deployment {chosen['id']} is {chosen['state']}, not READY: only a READY "
                          "deployment can go live.")
     result["changed"] = True
-    if check_mode or chosen["target"] == "production":
+    if serves_it:
+        return live
+    if chosen["target"] == "production":
         return chosen
+    if check_mode:
+        # A new production build of the preview would go live, not the preview itself.
+        return None
     body = {"deploymentId": chosen["id"], "name": deployer.project["name"], "project": deployer.project["id"],
             "target": "production", "meta": {**new_meta(args), "action": "promote"}}
     created = deployer.create(body)
     result["created"] = True
     deployer.report(f"created {created['id']} for production from the preview {chosen['id']}")
     return created
+
+
+def serving_now(deployer):
+    """What the domains serve, read again after a failure; None when Vercel cannot say either."""
+    try:
+        return deployer.serving()
+    except APIError:
+        return None
 
 
 def put_live(args, check_mode):
@@ -131,15 +160,19 @@ def put_live(args, check_mode):
             raise DeployError(build_failed(deployment), result)
         deployer.go_live(deployment, result)
     except APIError as exc:
+        result["serving"] = serving_now(deployer)
+        sent = " The promotion was sent; Vercel may still complete it." if result["promoted"] else ""
         raise DeployError(f"{exc} The deployment {deployment['id']} exists; production serves "
-                          f"{result['serving']}.", {**result, **exc.to_result()}) from None
+                          f"{result['serving'] or 'what Vercel could not say'}.{sent}",
+                          {**result, **exc.to_result()}) from None
     return result
 
 
 class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
     ARGUMENT_RULES = {
-        "mutually_exclusive": [("deployment", "ref"), ("deployment", "commit"), ("deployment", "repository")],
+        "mutually_exclusive": [("deployment", "ref"), ("deployment", "commit"), ("deployment", "repository"),
+                               ("deployment", "git_provider")],
         "required_one_of": [("deployment", "ref")],
     }
 

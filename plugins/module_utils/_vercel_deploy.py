@@ -165,19 +165,24 @@ class Deployer:
         self.report(f"promoting {deployment['id']} to production")
         try:
             queued = self.client.promote(self.project["id"], deployment["id"])
+            result["promoted"] = True
         except APIError as exc:
-            # 409: it is live already, perhaps moved there by Vercel while this run looked.
+            # 409: Vercel has it as production already, yet a domain here lags behind: it is pointed there
+            # as a rollback would, which fails plainly for a domain of another project.
             if exc.status != 409:
                 raise
             queued = False
-        result["promoted"] = True
+            for domain, served in self.serving().items():
+                if served != deployment["id"]:
+                    self.report(f"pointing {domain} at {deployment['id']}, production already for Vercel")
+                    self.client.assign_alias(deployment["id"], domain)
         if queued:
             self.report(f"Vercel queued the promotion of {deployment['id']} behind a rolling release")
         while not self.serves(deployment["id"]):
             if self.remaining() <= 0:
                 raise DeployError(
-                    f"The deployment {deployment['id']} is READY and was promoted, but after {self.timeout:g} s "
-                    f"the domains serve {self.serving()}. Look at the project's domains in Vercel.",
+                    f"The deployment {deployment['id']} is READY, but after {self.timeout:g} s the domains serve "
+                    f"{self.serving()}. Look at the project's domains in Vercel.",
                     {**result, "deployment": deployment})
             self.sleep(min(self.poll_interval, max(self.remaining(), 0.1)))
 
@@ -191,6 +196,6 @@ class Deployer:
 
 def build_failed(deployment):
     """The failure of an ERROR or CANCELED build, in Vercel's words."""
-    why = deployment["error_message"] or "Vercel gave no reason"
+    why = (deployment["error_message"] or "Vercel gave no reason").rstrip(". ")
     return (f"The deployment {deployment['id']} ended {deployment['state']}: {why}. Production was not changed. "
             f"Build log: {deployment['inspector_url']}")

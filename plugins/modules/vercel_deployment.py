@@ -63,7 +63,9 @@ options:
     type: str
   commit:
     description:
-      - The commit to build, as a full or abbreviated (7 characters or more) SHA; it must be on O(ref).
+      - The commit to build, as a SHA; it must be on O(ref). It is sent to Vercel as given, so give the full
+        SHA when a build may be made; an abbreviated one (7 characters or more) is enough to tell that the
+        commit is live already.
       - Gives idempotence, see the description.
     type: str
   repository:
