@@ -328,3 +328,26 @@ def test_a_failed_verify_command_rolls_back(fake, deploy):
     record = deploy_record(run)
     assert record["failed_step"] == "verify" and record["rolled_back"] is True
     assert serving(fake) == {domain: LIVE for domain in DOMAINS}
+
+
+def test_promoting_a_deployment_made_for_another_schema_version_is_refused(fake, deploy, rollback, schema,
+                                                                          deploy_database):
+    first = deploy(deploy_ref="main", deploy_schema_version_query=SCHEMA_QUERY)
+    assert first.rc == 0, first.output
+    [new] = created(fake)
+    assert rollback(rollback_target=LIVE, env={"DATABASE_URL": deploy_database}).rc == 0
+    schema("20261202")
+    fake.vercel.clear_requests()
+
+    refused = deploy(deploy_deployment=new["id"], deploy_schema_version_query=SCHEMA_QUERY)
+
+    assert refused.rc != 0
+    assert f"The deployment {new['id']} was made for database schema version 20261101, but the database is at " \
+           "20261202" in refused.output
+    assert not writes(fake) and serving(fake) == {domain: LIVE for domain in DOMAINS}
+
+    allowed = deploy(deploy_deployment=new["id"], deploy_schema_version_query=SCHEMA_QUERY,
+                     deploy_allow_schema_mismatch=True)
+
+    assert allowed.rc == 0, allowed.output
+    assert serving(fake) == {domain: new["id"] for domain in DOMAINS}
