@@ -1,7 +1,9 @@
 """playbooks/deploy.yml and playbooks/emergency_deploy.yml against the fakes and a real PostgreSQL."""
 import json
+import socket
 import subprocess
 import stat
+import time
 
 import pytest
 import requests
@@ -111,7 +113,7 @@ def test_a_second_run_for_the_commit_that_is_live_changes_nothing(fake, deploy, 
     fake.pagerduty.clear_requests()
     backups = sorted((tmp_path / "backup").iterdir())
 
-    again = deploy(deploy_ref="main", deploy_commit=MAIN[:10])
+    again = deploy(deploy_ref="main", deploy_commit=MAIN)
 
     assert again.rc == 0, again.output
     assert "changed=0" in again.output
@@ -146,7 +148,8 @@ def test_an_unhealthy_deploy_is_rolled_back_to_the_deployment_live_before(fake, 
     assert rollback["result"] == "succeeded" and rollback["after_deployment"] == LIVE
     assert rollback["run_id"] == record["run_id"]
     text = notice_text(deploy_notices(fake)[-1])
-    assert "rolled back automatically" in text and "rollback_type=database" in text
+    # No migration ran, so restoring the database would only throw writes away: not suggested.
+    assert "rolled back automatically" in text and "rollback_type=database" not in text
     assert "Production was rolled back to " + LIVE in run.output
 
 
@@ -216,6 +219,14 @@ def test_an_emergency_deploy_skips_the_freeze_takes_the_backup_and_records_the_a
     ({"deploy_ref": "main", "deploy_test_commands": [{"name": "tests"}]}, "non-empty cmd"),
     ({"deploy_ref": "main", "deploy_smoke_checks": [{"url": "shop.example.com"}]}, "http(s) url"),
     ({"deploy_ref": "main", "deploy_repo_path": "relative/clone"}, "deploy_repo_path must be an absolute path"),
+    ({"deploy_ref": "main", "deploy_repo_path": "/nonexistent/clone"}, "is not a git clone"),
+    ({"deploy_ref": "main", "deploy_verify_commands": [{"cmd": "true", "chdir": "/srv/typo"}]},
+     "/srv/typo, which is not a folder here"),
+    ({"deploy_ref": "main", "deploy_test_commands": [{"cmd": 5}]}, "non-empty cmd"),
+    ({"deploy_ref": "main", "deploy_commit": MAIN[:12]}, "full 40-character SHA"),
+    ({"deploy_ref": "main", "deploy_health_interval": 0}, "must be more than 0"),
+    ({"deploy_ref": "main", "deploy_watch_minutes": "inf"}, "deploy_watch_minutes must be at most 1440"),
+    ({"deploy_ref": "main", "deploy_watch_max_response_ms": 0}, "deploy_watch_max_response_ms more than 0"),
     ({"deploy_deployment": "dpl_doesNotExist000000000000"}, "dpl_doesNotExist"),
 ])
 def test_bad_input_fails_before_any_change(fake, deploy, extra, message):
@@ -291,12 +302,17 @@ def test_the_plan_lists_the_commits_from_the_clone_and_the_commands_run_in_it(fa
     webapp["git"]["commits"][head] = {"message": "Fix wishlist count"}
     fake.vercel.load(state)
 
-    run = deploy(deploy_ref="main", deploy_repo_path=str(repo),
-                 deploy_test_commands=[{"name": "unit", "cmd": "git log -1 --format=%s"}],
-                 deploy_build_commands=[{"name": "build", "cmd": ["sh", "-c", "echo built with $VERCEL_TOKEN"]}])
+    commands = {"deploy_test_commands": [{"name": "unit", "cmd": "git log -1 --format=%s"}],
+                "deploy_build_commands": [{"name": "build", "cmd": ["sh", "-c", "echo built with $VERCEL_TOKEN"]}]}
+
+    # It has no remote: a clone that cannot be fetched could pin old code, so it is refused unless told.
+    stale = deploy(deploy_ref="main", deploy_repo_path=str(repo), **commands)
+    assert stale.rc != 0 and "could not be fetched" in stale.output and "deploy_repo_fetch=false" in stale.output
+    assert not writes(fake) and not deploy_notices(fake)
+
+    run = deploy(deploy_ref="main", deploy_repo_path=str(repo), deploy_repo_fetch=False, **commands)
 
     assert run.rc == 0, run.output
-    assert "The clone could not be fetched" in run.output
     assert "Dev: Fix wishlist count" in run.output and "Dev: Add wishlist" in run.output
     assert "Live release" not in run.output.split("Commits going out")[1].split("Steps:")[0]
     record = deploy_record(run)
@@ -318,7 +334,8 @@ def test_a_failed_migration_stops_before_the_build_and_says_how_to_restore(fake,
     assert record["failed_step"] == "migrate" and [c["name"] for c in record["commands"]] == ["first"]
     assert record["commands"][0]["rc"] == 3 and "migrating" in record["commands"][0]["output"]
     assert "/v13/deployments" not in [w["path"] for w in writes(fake)]
-    assert "rollback_type=database" in run.output and "Production was not changed" in run.output
+    assert "Migrations ran" in run.output and "rollback_type=database" in run.output
+    assert "Production was not changed" in run.output
 
 
 def test_a_failed_verify_command_rolls_back(fake, deploy):
@@ -351,3 +368,43 @@ def test_promoting_a_deployment_made_for_another_schema_version_is_refused(fake,
 
     assert allowed.rc == 0, allowed.output
     assert serving(fake) == {domain: new["id"] for domain in DOMAINS}
+
+
+def dead_runs_lock(tmp_path, before):
+    """The lock a deploy killed after moving production leaves: its process is gone."""
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    lock = tmp_path / "locks" / "rollback-prj_webapp01.lock"
+    lock.parent.mkdir(exist_ok=True)
+    lock.write_text(json.dumps({"run_id": "dead-run", "owner": "ops: deploy, killed", "taken_at": time.time(),
+                                "host": socket.gethostname(), "pid": finished.pid, "data": {"before": before}}))
+
+
+def test_a_rerun_after_a_killed_deploy_verifies_what_it_left_and_rolls_back_to_what_served_before(fake, deploy,
+                                                                                                  tmp_path):
+    # The killed run had moved production onto the unhealthy build and died before checking it.
+    left = deploy(deploy_ref="release/unhealthy", deploy_auto_rollback=False)
+    assert left.rc != 0
+    [broken] = created(fake)
+    assert serving(fake) == {domain: broken["id"] for domain in DOMAINS}
+    dead_runs_lock(tmp_path, {domain: LIVE for domain in DOMAINS})
+
+    run = deploy(deploy_ref="release/unhealthy", deploy_commit=broken["meta"]["githubCommitSha"])
+
+    assert run.rc != 0
+    assert f"A run that died holding the lock had moved production away from {LIVE}" in run.output
+    record = deploy_record(run)
+    assert record["took_over_lock_from"]["run_id"] == "dead-run"
+    assert record["rolled_back"] is True and record["rollback_target"] == LIVE
+    assert serving(fake) == {domain: LIVE for domain in DOMAINS} and len(created(fake)) == 1
+
+
+def test_a_commit_already_live_but_unhealthy_is_not_called_deployed(fake, deploy):
+    left = deploy(deploy_ref="release/unhealthy", deploy_auto_rollback=False)
+    assert left.rc != 0
+    [broken] = created(fake)
+
+    again = deploy(deploy_ref="release/unhealthy", deploy_commit=broken["meta"]["githubCommitSha"])
+
+    assert again.rc != 0 and "but it is not healthy" in again.output
+    assert deploy_record(again)["result"] == "unhealthy" and len(created(fake)) == 1
