@@ -66,6 +66,13 @@ options:
     description: Deployments asked for in one request (Vercel allows up to 100).
     type: int
     default: 20
+  skip:
+    description:
+      - Deployment ids never chosen as RV(previous), for example those production was rolled back from; they
+        are listed in RV(passed_over) when they would have been.
+    type: list
+    elements: str
+    default: []
   since_hours:
     description:
       - List only deployments created within this many hours before now, as Vercel's listing filters them.
@@ -236,6 +243,11 @@ domains_disagree:
   description: True when the production domains point at different deployments.
   returned: success
   type: bool
+passed_over:
+  description: The deployments of O(skip) that would have been RV(previous), in the shape of RV(deployments).
+  returned: success
+  type: list
+  elements: dict
 pages_read:
   description: How many pages of deployments were read.
   returned: success
@@ -269,7 +281,7 @@ def read_deployments(client, project_id, params, current_id):
     """Read pages until ``limit`` deployments are listed and ``previous`` is found (or none are left)."""
     target = None if params["target"] == "any" else params["target"]
     since = None if params["since_hours"] is None else created_since(params["since_hours"], time.time())
-    listed, latest, current, previous, pages = [], None, None, None, 0
+    listed, latest, current, previous, pages, passed_over = [], None, None, None, 0, []
     for page in client.deployment_pages(project_id, target, params["state"], params["page_size"], since):
         pages += 1
         for deployment in map(summarize, page):
@@ -281,10 +293,13 @@ def read_deployments(client, project_id, params, current_id):
             if deployment["id"] == current_id:
                 current = deployment
             elif current and not previous and is_rollback_candidate(deployment, current["created"]):
-                previous = deployment
+                if deployment["id"] in params["skip"]:
+                    passed_over.append(deployment)
+                else:
+                    previous = deployment
         if len(listed) >= params["limit"] and previous:
             break
-    return listed, latest, current, previous, pages, current_id
+    return listed, latest, current, previous, pages, current_id, passed_over
 
 
 def main():
@@ -300,6 +315,7 @@ def main():
             limit={"type": "int", "default": 20},
             page_size={"type": "int", "default": 20},
             since_hours={"type": "float"},
+            skip={"type": "list", "elements": "str", "default": []},
         ),
         supports_check_mode=True,
     )
@@ -315,7 +331,8 @@ def main():
         aliases = aliases_of(client, params["domains"])
         serving_now = serving(aliases)
         current_id = live_deployment_id(project, serving_now, params["domains"])
-        listed, latest, current, previous, pages, current_id = read_deployments(client, project["id"], params, current_id)
+        listed, latest, current, previous, pages, current_id, passed_over = read_deployments(client, project["id"],
+                                                                                             params, current_id)
         if current is None and current_id:
             # Production may serve a deployment the listing's filters left out.
             current = summarize(client.deployment(current_id))
@@ -335,6 +352,7 @@ def main():
         domains_disagree=len(set(serving_now.values())) > 1,
         foreign_domains=foreign(aliases, project["id"]),
         pages_read=pages,
+        passed_over=passed_over,
         **extra,
     )
 

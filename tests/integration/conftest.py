@@ -145,9 +145,12 @@ def deploy(fake, deploy_database, tmp_path):
                    "-e", json.dumps(variables), *args]
         done = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
                               check=False)
+        # The log stays, as a later rollback reads it; each run gets the records it added.
         audit = tmp_path / "audit" / "audit.jsonl"
         lines = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
-        audit.unlink(missing_ok=True)
-        return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in lines])
+        # (A rollback run by the same test removes the log when it reads it.)
+        added, seen[0] = lines[seen[0] if len(lines) >= seen[0] else 0:], len(lines)
+        return Run(done.returncode, done.stdout + done.stderr, [json.loads(line) for line in added])
 
+    seen = [0]
     return run

@@ -408,3 +408,20 @@ def test_a_commit_already_live_but_unhealthy_is_not_called_deployed(fake, deploy
 
     assert again.rc != 0 and "but it is not healthy" in again.output
     assert deploy_record(again)["result"] == "unhealthy" and len(created(fake)) == 1
+
+
+def test_a_rollback_to_previous_passes_over_a_deployment_production_was_rolled_back_from(fake, deploy, rollback):
+    failed = deploy(deploy_ref="main", deploy_verify_commands=[{"name": "smoke suite", "cmd": "false"}])
+    assert failed.rc != 0 and serving(fake) == {domain: LIVE for domain in DOMAINS}
+    [bad] = created(fake)
+    fixed = deploy(deploy_ref="release/unhealthy", deploy_auto_rollback=False, deploy_health_timeout=1,
+                   deploy_watch_minutes=0)
+    assert fixed.rc != 0
+    newest = next(d for d in created(fake) if d["id"] != bad["id"])
+    assert serving(fake) == {domain: newest["id"] for domain in DOMAINS}
+
+    run = rollback()
+
+    assert run.rc == 0, run.output
+    assert f"Passed over, as production was rolled back from them before: {bad['id']}" in run.output
+    assert serving(fake) == {domain: LIVE for domain in DOMAINS}
