@@ -83,6 +83,7 @@ def deploy_from_git(deployer, args, check_mode, result):
     result["git_source"] = source
     result["changed"] = True
     found = deployer.unfinished_build_of(args["commit"], live) if args["commit"] else None
+    deployer.check_no_other_build(live, own=found and found["id"])
     if found:
         deployer.report(f"taking over {found['id']}, a build of {found['commit_sha']} started before")
         result["adopted"] = True
@@ -112,6 +113,7 @@ def deploy_existing(deployer, args, check_mode, result):
         raise ValueError(f"The deployment {chosen['id']} is {chosen['state']}, not READY: only a READY "
                          "deployment can go live.")
     result["changed"] = True
+    deployer.check_no_other_build(live)
     if serves_it:
         return live
     if chosen["target"] == "production":

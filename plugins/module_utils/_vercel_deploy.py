@@ -19,6 +19,8 @@ FINISHED = frozenset(("READY", "ERROR", "CANCELED"))
 IN_PROGRESS = ("QUEUED", "INITIALIZING", "BUILDING")
 # A short SHA shorter than this could name several commits.
 SHORT_SHA = 7
+# Vercel stops a build after 45 minutes; one older than this is not going to finish.
+LONGEST_BUILD_S = 3600
 # While a build runs, a progress line at least this often, even when its state stays the same.
 PROGRESS_EVERY_S = 30
 
@@ -132,6 +134,23 @@ class Deployer:
             # The first page holds every build newer than the live one, short of twenty builds in a row.
             return None
         return None
+
+    def check_no_other_build(self, live, own=None):
+        """Refuse while another production build, newer than the live one, runs: Vercel would put it live by
+        itself after this one. One begun before the live one, or longer ago than any build may take, is stuck,
+        not on its way."""
+        if self.project.get("autoAssignCustomDomains") is False:
+            return
+        pages = self.client.deployment_pages(self.project["id"], target="production", states=IN_PROGRESS,
+                                             page_size=20)
+        recent = (time.time() - LONGEST_BUILD_S) * 1000
+        for deployment in map(summarize, next(pages, [])):
+            newer = not live or deployment["created"] > live["created"]
+            if deployment["id"] != own and newer and deployment["created"] > recent:
+                raise ValueError(
+                    f"The production build {deployment['id']} (commit {deployment['commit_sha'] or 'unknown'}) is "
+                    f"still {deployment['state']}: Vercel would put it live by itself after this deploy. Wait for "
+                    f"it to finish, or cancel it in Vercel ({deployment['inspector_url']}), then run again.")
 
     def create(self, body):
         return summarize(self.client.create_deployment(body))

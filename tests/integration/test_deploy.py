@@ -169,6 +169,9 @@ def test_an_error_rate_seen_during_the_watch_rolls_back(fake, deploy):
 def test_the_freeze_gate_blocks_during_an_open_incident_and_the_override_is_recorded(fake, deploy):
     open_incident(fake)
 
+    plan = deploy(deploy_ref="main", deploy_confirm=False)
+    assert plan.rc == 0 and "Frozen, so a confirmed run would be refused" in plan.output
+
     blocked = deploy(deploy_ref="main")
 
     assert blocked.rc != 0 and "Deploys are frozen" in blocked.output and "Checkout errors" in blocked.output

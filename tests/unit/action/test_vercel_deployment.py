@@ -710,3 +710,18 @@ def test_the_live_commit_counts_only_when_every_domain_serves_it(vercel, fake):
 
     # Either every domain serves the commit at the end, or the task says they do not.
     assert result.get("failed") or set(serving(fake).values()) == {LIVE["id"]}
+
+
+def test_another_production_build_on_its_way_is_refused_before_anything(vercel, fake):
+    # A build of another commit, started by hand or by a push, is still running.
+    fake.vercel.add_build_rules([{"sha": BROKEN_SHA, "queued_s": 60, "build_s": 60, "outcome": "READY"}])
+    running = deploy(fake, {"ref": "release/broken", "commit": BROKEN_SHA, "wait_timeout": 1})
+    assert running["failed"] is True and "still QUEUED" in running["msg"]
+    fake.vercel.clear_requests()
+
+    result = deploy(fake, {"ref": "main", "commit": MAIN_SHA})
+
+    assert result["failed"] is True
+    assert f"The production build {running['deployment']['id']}" in result["msg"]
+    assert "Vercel would put it live by itself after this deploy" in result["msg"]
+    assert writes(fake) == [] and serving(fake) == everywhere(LIVE["id"])
