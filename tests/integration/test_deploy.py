@@ -428,3 +428,20 @@ def test_a_rollback_to_previous_passes_over_a_deployment_production_was_rolled_b
     assert run.rc == 0, run.output
     assert f"Passed over, as production was rolled back from them before: {bad['id']}" in run.output
     assert serving(fake) == {domain: LIVE for domain in DOMAINS}
+
+
+def test_promoting_a_preview_twice_builds_it_once_and_the_second_run_changes_nothing(fake, deploy, tmp_path):
+    preview = next(d for d in SANDBOX["vercel"]["deployments"] if d.get("target") is None and d["state"] == "READY")
+
+    first = deploy(deploy_deployment=preview["id"])
+    assert first.rc == 0, first.output
+    [built] = created(fake)
+    assert built["meta"]["githubCommitSha"] == preview["meta"]["githubCommitSha"]
+    fake.vercel.clear_requests()
+    fake.slack.clear_requests()
+
+    again = deploy(deploy_deployment=preview["id"])
+
+    assert again.rc == 0, again.output
+    assert deploy_record(again)["result"] == "already_live" and "changed=0" in again.output
+    assert not writes(fake) and not fake.slack.requests() and len(created(fake)) == 1
