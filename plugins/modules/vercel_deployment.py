@@ -26,7 +26,7 @@ description:
     rolled back from is not taken over; a fresh one is made. Without O(commit), every run builds the
     newest commit of O(ref).
   - It refuses to start while another production build of the project is still running (unless the project
-    stages its production builds): Vercel would put that build live by itself after this one.
+    stages its production builds), as Vercel would put that build live by itself after this one.
   - This is an action plugin that runs on the controller, where the Vercel API is reached from.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)

@@ -351,7 +351,7 @@ def test_a_failed_verify_command_rolls_back(fake, deploy):
 
 
 def test_promoting_a_deployment_made_for_another_schema_version_is_refused(fake, deploy, rollback, schema,
-                                                                          deploy_database):
+                                                                           deploy_database):
     first = deploy(deploy_ref="main", deploy_schema_version_query=SCHEMA_QUERY)
     assert first.rc == 0, first.output
     [new] = created(fake)
