@@ -113,11 +113,13 @@ def check_client(program, server):
     return client
 
 
+# ----- reading SQL text: counting statements here, masking literals in _stats ---------------------------
+
 # A dollar quote's delimiter: $$ or $tag$, where a tag does not start with a digit ($1 is a parameter).
 DOLLAR_QUOTE = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 
 
-def _skip_quoted(sql, start, backslash_escapes):
+def closing_quote(sql, start, backslash_escapes):
     """Where the '...' or "..." opened at ``start`` ends (after its closing quote), or the end of ``sql``."""
     quote, position = sql[start], start + 1
     while position < len(sql):
@@ -132,7 +134,7 @@ def _skip_quoted(sql, start, backslash_escapes):
     return len(sql)
 
 
-def _skip_block_comment(sql, start):
+def block_comment_end(sql, start):
     """Where the /* comment */ opened at ``start`` ends; PostgreSQL's comments nest."""
     depth, position = 0, start
     while position < len(sql):
@@ -155,7 +157,7 @@ def _count_statements(sql, backslash_escapes):
             end = sql.find("\n", position)
             position = len(sql) if end < 0 else end
         elif sql.startswith("/*", position):
-            position = _skip_block_comment(sql, position)
+            position = block_comment_end(sql, position)
         elif character == ";":
             count, has_content, position = count + has_content, False, position + 1
         elif character.isspace():
@@ -163,7 +165,7 @@ def _count_statements(sql, backslash_escapes):
         elif character in "'\"":
             # In E'...' a backslash always escapes; in '...' only with standard_conforming_strings off.
             escapes = character == "'" and (backslash_escapes or sql[position - 1:position] in ("E", "e"))
-            has_content, position = True, _skip_quoted(sql, position, escapes)
+            has_content, position = True, closing_quote(sql, position, escapes)
         elif (character == "$" and not (position and (sql[position - 1].isalnum() or sql[position - 1] == "_"))
               and DOLLAR_QUOTE.match(sql, position)):
             delimiter = DOLLAR_QUOTE.match(sql, position).group()

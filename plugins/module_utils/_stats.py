@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2, readable
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
+    DOLLAR_QUOTE,
+    PostgresError,
+    block_comment_end,
+    closing_quote,
+    psycopg2,
+    readable,
+)
 
 QUERY_TEXT_LIMIT = 500
 
@@ -104,41 +111,8 @@ def gather(connection, parts, where, **options):
 
 # ----- masking the literals of a statement ---------------------------------------------------------
 
-# A dollar quote's delimiter: $$ or $tag$, where a tag does not start with a digit ($1 is a parameter).
-DOLLAR_QUOTE = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 # Prefixes of a string constant: E'..' (escapes), B'..' and X'..' (bits), N'..' (national), U&'..' (Unicode).
 STRING_PREFIX = re.compile(r"(?:\b[EeBbXxNn]|\b[Uu]&)$")
-
-
-def _closing_quote(sql, start, backslash_escapes):
-    """Where the quoted text opened at ``start`` ends (after its closing quote), or the end of ``sql``."""
-    quote, position = sql[start], start + 1
-    while position < len(sql):
-        character = sql[position]
-        if backslash_escapes and character == "\\":
-            position += 2
-        elif character == quote and sql[position + 1:position + 2] == quote:
-            position += 2  # a doubled quote stands for one
-        elif character == quote:
-            return position + 1
-        else:
-            position += 1
-    return len(sql)
-
-
-def _block_comment_end(sql, start):
-    """Where a /* comment */ opened at ``start`` ends; PostgreSQL's comments nest."""
-    depth, position = 0, start
-    while position < len(sql):
-        if sql.startswith("/*", position):
-            depth, position = depth + 1, position + 2
-        elif sql.startswith("*/", position):
-            depth, position = depth - 1, position + 2
-            if depth == 0:
-                return position
-        else:
-            position += 1
-    return len(sql)
 
 
 def literal_spans(sql, backslash_escapes):
@@ -155,14 +129,14 @@ def literal_spans(sql, backslash_escapes):
             end = sql.find("\n", position)
             position = len(sql) if end < 0 else end
         elif sql.startswith("/*", position):
-            position = _block_comment_end(sql, position)
+            position = block_comment_end(sql, position)
         elif character == '"':
-            position = _closing_quote(sql, position, False)  # a quoted identifier, not data
+            position = closing_quote(sql, position, False)  # a quoted identifier, not data
         elif character == "'":
             prefix = STRING_PREFIX.search(sql, 0, position)
             start = prefix.start() if prefix else position
             escapes = backslash_escapes or sql[start:position] in ("E", "e")
-            position = _closing_quote(sql, position, escapes)
+            position = closing_quote(sql, position, escapes)
             spans.append((start, position))
         elif character == "$" and not (position and (sql[position - 1].isalnum() or sql[position - 1] == "_")) \
                 and DOLLAR_QUOTE.match(sql, position):
