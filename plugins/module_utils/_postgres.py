@@ -117,9 +117,11 @@ def check_client(program, server):
 
 # A dollar quote's delimiter: $$ or $tag$, where a tag does not start with a digit ($1 is a parameter).
 DOLLAR_QUOTE = re.compile(r"\$(?:[^\W\d]\w*)?\$")
+# Prefixes of a string constant: E'..' (escapes), B'..' and X'..' (bits), N'..' (national), U&'..' (Unicode).
+STRING_PREFIX = re.compile(r"(?:\b[EeBbXxNn]|\b[Uu]&)$")
 
 
-def closing_quote(sql, start, backslash_escapes):
+def _closing_quote(sql, start, backslash_escapes):
     """Where the '...' or "..." opened at ``start`` ends (after its closing quote), or the end of ``sql``."""
     quote, position = sql[start], start + 1
     while position < len(sql):
@@ -134,7 +136,7 @@ def closing_quote(sql, start, backslash_escapes):
     return len(sql)
 
 
-def block_comment_end(sql, start):
+def _block_comment_end(sql, start):
     """Where the /* comment */ opened at ``start`` ends; PostgreSQL's comments nest."""
     depth, position = 0, start
     while position < len(sql):
@@ -149,30 +151,46 @@ def block_comment_end(sql, start):
     return len(sql)
 
 
-def _count_statements(sql, backslash_escapes):
-    count, has_content, position = 0, False, 0
+def sql_parts(sql, backslash_escapes):
+    """``(kind, start, end)`` of each part of ``sql`` as PostgreSQL reads it: ``comment``, ``identifier``
+    ("..."), ``string`` ('...', its prefix included), ``dollar`` ($tag$...$tag$), ``;``, and ``text`` for
+    any other character. A part left open (a statement cut short) runs to the end.
+
+    ``backslash_escapes`` says whether a backslash escapes a quote in a plain '...' string, as it does
+    when standard_conforming_strings is off; in E'...' strings it always does.
+    """
+    position = 0
     while position < len(sql):
-        character = sql[position]
+        character, start = sql[position], position
         if sql.startswith("--", position):
             end = sql.find("\n", position)
-            position = len(sql) if end < 0 else end
+            kind, position = "comment", len(sql) if end < 0 else end
         elif sql.startswith("/*", position):
-            position = block_comment_end(sql, position)
-        elif character == ";":
-            count, has_content, position = count + has_content, False, position + 1
-        elif character.isspace():
-            position += 1
-        elif character in "'\"":
-            # In E'...' a backslash always escapes; in '...' only with standard_conforming_strings off.
-            escapes = character == "'" and (backslash_escapes or sql[position - 1:position] in ("E", "e"))
-            has_content, position = True, closing_quote(sql, position, escapes)
+            kind, position = "comment", _block_comment_end(sql, position)
+        elif character == '"':
+            kind, position = "identifier", _closing_quote(sql, position, False)
+        elif character == "'":
+            prefix = STRING_PREFIX.search(sql, 0, position)
+            start = prefix.start() if prefix else position
+            escapes = backslash_escapes or sql[start:position] in ("E", "e")
+            kind, position = "string", _closing_quote(sql, position, escapes)
         elif (character == "$" and not (position and (sql[position - 1].isalnum() or sql[position - 1] == "_"))
               and DOLLAR_QUOTE.match(sql, position)):
             delimiter = DOLLAR_QUOTE.match(sql, position).group()
             end = sql.find(delimiter, position + len(delimiter))
-            has_content, position = True, len(sql) if end < 0 else end + len(delimiter)
+            kind, position = "dollar", len(sql) if end < 0 else end + len(delimiter)
         else:
-            has_content, position = True, position + 1
+            kind, position = (";" if character == ";" else "text"), position + 1
+        yield kind, start, position
+
+
+def _count_statements(sql, backslash_escapes):
+    count, has_content = 0, False
+    for kind, start, end in sql_parts(sql, backslash_escapes):
+        if kind == ";":
+            count, has_content = count + has_content, False
+        elif kind != "comment" and not sql[start:end].isspace():
+            has_content = True
     return count + has_content
 
 

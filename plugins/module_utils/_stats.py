@@ -13,17 +13,9 @@ Nothing here writes: the connection is read-only.
 
 from __future__ import annotations
 
-import re
 import time
 
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
-    DOLLAR_QUOTE,
-    PostgresError,
-    block_comment_end,
-    closing_quote,
-    psycopg2,
-    readable,
-)
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2, readable, sql_parts
 
 QUERY_TEXT_LIMIT = 500
 
@@ -111,43 +103,9 @@ def gather(connection, parts, where, **options):
 
 # ----- masking the literals of a statement ---------------------------------------------------------
 
-# Prefixes of a string constant: E'..' (escapes), B'..' and X'..' (bits), N'..' (national), U&'..' (Unicode).
-STRING_PREFIX = re.compile(r"(?:\b[EeBbXxNn]|\b[Uu]&)$")
-
-
 def literal_spans(sql, backslash_escapes):
-    """``(start, end)`` of every string constant in ``sql``, prefix and quotes included.
-
-    ``backslash_escapes`` says whether a backslash escapes a quote in a plain '...' string, as it does
-    when standard_conforming_strings is off; in E'...' strings it always does. A constant left open
-    (a statement cut short by track_activity_query_size) runs to the end.
-    """
-    spans, position = [], 0
-    while position < len(sql):
-        character = sql[position]
-        if sql.startswith("--", position):
-            end = sql.find("\n", position)
-            position = len(sql) if end < 0 else end
-        elif sql.startswith("/*", position):
-            position = block_comment_end(sql, position)
-        elif character == '"':
-            position = closing_quote(sql, position, False)  # a quoted identifier, not data
-        elif character == "'":
-            prefix = STRING_PREFIX.search(sql, 0, position)
-            start = prefix.start() if prefix else position
-            escapes = backslash_escapes or sql[start:position] in ("E", "e")
-            position = closing_quote(sql, position, escapes)
-            spans.append((start, position))
-        elif character == "$" and not (position and (sql[position - 1].isalnum() or sql[position - 1] == "_")) \
-                and DOLLAR_QUOTE.match(sql, position):
-            delimiter = DOLLAR_QUOTE.match(sql, position).group()
-            end = sql.find(delimiter, position + len(delimiter))
-            end = len(sql) if end < 0 else end + len(delimiter)
-            spans.append((position, end))
-            position = end
-        else:
-            position += 1
-    return spans
+    """``(start, end)`` of every string constant in ``sql``, prefix and quotes included (see sql_parts)."""
+    return [(start, end) for kind, start, end in sql_parts(sql, backslash_escapes) if kind in ("string", "dollar")]
 
 
 def mask_literals(sql):

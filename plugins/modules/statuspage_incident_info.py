@@ -66,65 +66,15 @@ RETURN = r"""
 unresolved:
   description:
     - The incidents that are not resolved, newest first, in the shape of RV(runbook.ops.statuspage_incident#module:incident).
+    - Their C(key) is the key in square brackets at the start of the name, as M(runbook.ops.statuspage_incident)
+      names incidents, or null when the name starts with none.
     - Scheduled maintenances are never among them.
   returned: success
   type: list
   elements: dict
-  contains:
-    id:
-      description: Incident id.
-      type: str
-      sample: p31zjtct2jer
-    name:
-      description: Its name.
-      type: str
-      sample: "[INC-20261204-120000] Checkout errors"
-    key:
-      description:
-        - The key in square brackets at the start of its name, as M(runbook.ops.statuspage_incident) names
-          incidents, or null when its name starts with none.
-      type: str
-      sample: INC-20261204-120000
-    kind:
-      description: V(incident) or V(maintenance).
-      type: str
-    status:
-      description: Status, such as V(investigating), V(identified), V(monitoring), V(scheduled) or V(in_progress).
-      type: str
-      sample: investigating
-    impact:
-      description: Impact shown, V(none), V(minor), V(major), V(critical) or V(maintenance).
-      type: str
-      sample: major
-    shortlink:
-      description: Short public link to it.
-      type: str
-    created_at:
-      description: When it was created, ISO 8601.
-      type: str
-    updated_at:
-      description: When it last changed, ISO 8601.
-      type: str
-    resolved_at:
-      description: When it was resolved, or null.
-      type: str
-    scheduled_for:
-      description: Start of a maintenance, or null.
-      type: str
-    scheduled_until:
-      description: End of a maintenance, or null.
-      type: str
-    components:
-      description: The components it affects, each with its id, name and status.
-      type: list
-      elements: dict
-    metadata:
-      description: Its metadata.
-      type: dict
-    updates:
-      description: Its incident updates (status, body, created_at), newest first.
-      type: list
-      elements: dict
+  sample:
+    - {"id": "p31zjtct2jer", "name": "[INC-20261204-120000] Checkout errors", "key": "INC-20261204-120000",
+       "kind": "incident", "status": "investigating", "impact": "major"}
 maintenances:
   description:
     - The scheduled maintenances not completed, the earliest window first, in the shape of RV(unresolved).
