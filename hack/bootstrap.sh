@@ -13,6 +13,9 @@ command -v git >/dev/null || missing+=(git)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 # The throwaway PostgreSQL clusters of the tests run on the installed server binaries.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# The ops hosts of the tests are sshd processes on loopback addresses, reached with the ssh client.
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 # The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.
 command -v npm >/dev/null || missing+=(nodejs npm)
 

@@ -36,3 +36,14 @@ def postgres():
     cluster = ThrowawayCluster()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def ssh_hosts():
+    """Two SSH hosts on loopback addresses, the ops hosts of the plays, started once per session and removed at
+    the end. ``ssh_hosts.write_inventory(path)`` writes an inventory of them."""
+    from tests.ssh_hosts import SshHosts  # importable once the path above is set
+
+    hosts = SshHosts(count=2)
+    yield hosts
+    hosts.stop()
