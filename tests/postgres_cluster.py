@@ -65,7 +65,7 @@ class ThrowawayCluster:
         password_file.unlink()
         self._server(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
                      "-o", f"-c listen_addresses={self.host} -c port={self.port} -c unix_socket_directories={self.folder}"
-                     " -c fsync=off", "start")
+                     " -c fsync=off -c shared_preload_libraries=pg_stat_statements", "start")
 
     @property
     def dsn(self):

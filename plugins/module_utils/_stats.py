@@ -7,7 +7,7 @@
 Private to this collection: the interface may change in any release.
 
 Each part of ``PARTS`` is one reader: it takes a cursor and the module's options and returns plain data.
-A new part (slow statements, table sizes, unused indexes) is one more function and one more entry.
+A new part is one more function and one more entry.
 Nothing here writes: the connection is read-only.
 """
 
@@ -16,6 +16,11 @@ from __future__ import annotations
 import time
 
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2, readable, sql_parts
+
+try:
+    from psycopg2 import sql
+except ImportError:  # the module reports it with missing_required_lib
+    sql = None
 
 QUERY_TEXT_LIMIT = 500
 
@@ -80,12 +85,150 @@ def database_sizes(cursor, options):
     return [{"name": name, "bytes": size} for name, size in cursor.fetchall()]
 
 
+# The catalog's schemas, TOAST's and those of temporary tables are not the user's tables.
+USER_SCHEMA = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
+               "AND n.nspname !~ '^pg_temp_'")
+
+
+# Where the extension keeps its views, if it is installed in this database.
+STATEMENT_VIEWS = """
+    SELECT n.nspname,
+           (SELECT c.oid FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'pg_stat_statements'),
+           EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'pg_stat_statements_info')
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'pg_stat_statements'"""
+
+SLOWEST = """
+    SELECT coalesce(r.rolname, s.userid::text), s.calls, s.{mean}, s.{total}, s.rows, s.query
+    FROM {schema}.pg_stat_statements s
+    LEFT JOIN pg_roles r ON r.oid = s.userid
+    WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.{mean} > %s
+    ORDER BY s.{mean} DESC
+    LIMIT %s"""
+
+
+def slow_statements(cursor, options):
+    """The statements of this database slowest on average, from pg_stat_statements, their literals masked.
+
+    The extension may be missing, or installed without being loaded: that is a finding, not a failure.
+    """
+    cursor.execute("SELECT current_database()")
+    database = cursor.fetchone()[0]
+    cursor.execute(STATEMENT_VIEWS)
+    found = cursor.fetchone()
+    if found is None:
+        return unavailable(f"the extension pg_stat_statements is not installed in the database {database}: run "
+                           "CREATE EXTENSION pg_stat_statements there (the server must load its library, through "
+                           "shared_preload_libraries, which takes a restart)")
+    schema, view, has_info = found
+    # The columns were renamed in the extension's version 1.8 (PostgreSQL 13); a server upgraded without
+    # ALTER EXTENSION ... UPDATE still has the old ones.
+    cursor.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0", (view,))
+    columns = {name for name, in cursor.fetchall()}
+    mean, total = ("mean_exec_time", "total_exec_time") if "mean_exec_time" in columns else ("mean_time", "total_time")
+    query = sql.SQL(SLOWEST).format(schema=sql.Identifier(schema), mean=sql.Identifier(mean),
+                                    total=sql.Identifier(total))
+    try:
+        cursor.execute(query, (options["slow_statement_ms"], options["slow_statement_top"]))
+    except (psycopg2.errors.ObjectNotInPrerequisiteState, psycopg2.errors.InsufficientPrivilege) as exc:
+        # Installed, but the server did not load its library at start, or this role may not read it.
+        return unavailable(f"pg_stat_statements cannot be read in the database {database}: "
+                           f"{' '.join(str(exc).split())}")
+    statements = [{"user": user, "calls": calls, "mean_ms": round(mean_ms, 1), "total_ms": round(total_ms, 1),
+                   "rows": rows, "query": mask_literals(query or "")[:QUERY_TEXT_LIMIT]}
+                  for user, calls, mean_ms, total_ms, rows, query in cursor.fetchall()]
+    since = None
+    # Its version 1.9 (PostgreSQL 14) records when it was last reset.
+    if has_info:
+        cursor.execute(sql.SQL("SELECT stats_reset FROM {}.pg_stat_statements_info").format(sql.Identifier(schema)))
+        since = iso(cursor.fetchone()[0])
+    return {"available": True, "reason": None, "since": since, "statements": statements}
+
+
+def unavailable(reason):
+    return {"available": False, "reason": reason, "since": None, "statements": []}
+
+
+def table_sizes(cursor, options):
+    """The database's size, and its ``size_top`` largest tables with what their rows, indexes and TOAST take."""
+    cursor.execute("SELECT pg_database_size(current_database())")
+    database_bytes = cursor.fetchone()[0]
+    # A partitioned table holds nothing itself: its partitions are listed instead.
+    cursor.execute(f"""
+        SELECT n.nspname, c.relname, coalesce(pg_total_relation_size(c.oid), 0), coalesce(pg_indexes_size(c.oid), 0),
+               coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0), c.reltuples
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'm') AND {USER_SCHEMA}
+        ORDER BY 3 DESC, 1, 2
+        LIMIT %s""", (options["size_top"],))
+    tables = [{"table": f"{schema}.{name}", "total_bytes": total, "table_bytes": total - indexes - toast,
+               "index_bytes": indexes, "toast_bytes": toast,
+               # -1 (or 0 before PostgreSQL 14) until the table is first vacuumed or analyzed.
+               "estimated_rows": int(estimate) if estimate >= 0 else None}
+              for schema, name, total, indexes, toast, estimate in cursor.fetchall()]
+    return {"database_bytes": database_bytes, "tables": tables}
+
+
+def index_sizes(cursor, options):
+    """The ``size_top`` largest indexes of the user's tables, with how often they were scanned.
+
+    A partitioned table's index holds nothing itself: the indexes of its partitions are listed instead.
+    """
+    cursor.execute(f"""
+        SELECT n.nspname, c.relname, t.relname, pg_relation_size(c.oid), s.idx_scan
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+        WHERE c.relkind = 'i' AND {USER_SCHEMA}
+        ORDER BY 4 DESC, 1, 2
+        LIMIT %s""", (options["size_top"],))
+    return [{"index": f"{schema}.{name}", "table": f"{schema}.{table}", "bytes": size, "scans": scans}
+            for schema, name, table, size, scans in cursor.fetchall()]
+
+
+def unused_indexes(cursor, options):
+    """Indexes no scan has used since the statistics were reset, largest first.
+
+    Left out: those that enforce something (a primary key, a unique or exclusion constraint, or a unique index
+    without a constraint), since dropping them changes what the table accepts, not only how fast it is read.
+    """
+    cursor.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()")
+    since = iso(cursor.fetchone()[0])
+    cursor.execute(f"""
+        SELECT n.nspname, c.relname, t.relname, pg_relation_size(c.oid)
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_class t ON t.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
+        WHERE s.idx_scan = 0 AND NOT i.indisunique AND {USER_SCHEMA}
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                          WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))
+        ORDER BY 4 DESC, 1, 2""")
+    indexes = [{"index": f"{schema}.{name}", "table": f"{schema}.{table}", "bytes": size}
+               for schema, name, table, size in cursor.fetchall()]
+    return {"since": since, "indexes": indexes}
+
+
+def iso(moment):
+    return moment.isoformat() if moment is not None else None
+
+
 PARTS = {
     "ping": ping,
     "connections": connections,
     "long_queries": long_queries,
     "database_sizes": database_sizes,
+    "slow_statements": slow_statements,
+    "table_sizes": table_sizes,
+    "index_sizes": index_sizes,
+    "unused_indexes": unused_indexes,
 }
+# What a diagnosis reads when it names nothing: the parts that are cheap on any database.
+DEFAULT_PARTS = ["ping", "connections", "long_queries", "database_sizes"]
 
 
 def gather(connection, parts, where, **options):

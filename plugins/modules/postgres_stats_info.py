@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: postgres_stats_info
-short_description: Read a PostgreSQL server's health for a diagnosis; connections, long queries, sizes
+short_description: Read a PostgreSQL server's health; connections, long and slow queries, sizes, unused indexes
 description:
   - Connects read-only and reads what O(gather) names, each under its own key of the result.
   - V(ping) times a C(SELECT 1) round trip and reads the server's version.
@@ -17,6 +17,15 @@ description:
     out this module's own session. Their text is cut to 500 characters, and every string constant in it is
     replaced by C(?), so that a password in C(ALTER ROLE ... PASSWORD '...'), or data, never leaves the server.
   - V(database_sizes) lists the databases the role may connect to, largest first; the others are left out.
+  - V(slow_statements) lists, from the extension C(pg_stat_statements), the O(slow_statement_top) statements of
+    the database slowest on average, if slower than O(slow_statement_ms). Their text is cut and masked as
+    for V(long_queries). When the extension is not installed in the database, or cannot be read, the result
+    says so (RV(slow_statements.available) is false, with the reason) and the task does not fail.
+  - V(table_sizes) gives the database's size and its O(size_top) largest tables, with what their rows,
+    indexes and TOAST take, and V(index_sizes) its O(size_top) largest indexes.
+  - V(unused_indexes) lists the indexes that no scan has used since the statistics were last reset, with
+    their sizes; indexes that enforce a primary key, a unique or an exclusion constraint, or uniqueness of
+    their own, are left out, since dropping them would change what the table accepts.
   - When the connection fails, the task fails with one message that names user, host, port and database,
     never the password.
 version_added: 0.1.0
@@ -37,18 +46,39 @@ options:
     description: What to read.
     type: list
     elements: str
-    choices: [ping, connections, long_queries, database_sizes]
+    choices: [ping, connections, long_queries, database_sizes, slow_statements, table_sizes, index_sizes,
+              unused_indexes]
     default: [ping, connections, long_queries, database_sizes]
   long_query_seconds:
     description: A statement running longer than this many seconds is listed in RV(long_queries).
     type: float
     default: 300
+  slow_statement_ms:
+    description: A statement whose mean time is more than this many milliseconds is listed in RV(slow_statements).
+    type: float
+    default: 1000
+  slow_statement_top:
+    description: How many statements RV(slow_statements) lists at most, the slowest first.
+    type: int
+    default: 10
+  size_top:
+    description: How many tables RV(table_sizes) and how many indexes RV(index_sizes) list at most, the largest first.
+    type: int
+    default: 20
 notes:
   - Works for any role that may log in. PostgreSQL shows the state, the kind and the text of other roles'
     sessions only to superusers and members of C(pg_read_all_stats) (for example through C(pg_monitor)).
     For any other role, each of those sessions connected to a database counts as V(hidden) in
     RV(connections.by_state) (a background worker of another role among them), and their statements never
     appear in RV(long_queries); only its own roles' sessions do.
+  - C(pg_stat_statements) keeps the statements of every database and role; RV(slow_statements) shows those of
+    the database connected to. It needs C(shared_preload_libraries=pg_stat_statements) and a restart, then
+    C(CREATE EXTENSION pg_stat_statements) in the database. Its texts of other roles' statements, too, are
+    shown only to superusers and members of C(pg_read_all_stats); to others they read
+    C(<insufficient privilege>).
+  - The scan counts of RV(unused_indexes) are the server's own since the statistics were reset (see
+    RV(unused_indexes.since)), or lost by a crash; a standby counts its own scans, so an index used only by
+    the queries of a replica looks unused on the primary.
   - Unless the DSN or E(PGCONNECT_TIMEOUT) says otherwise, connecting gives up after 10 seconds.
   - The PostgreSQL client programs are not needed by this module, only psycopg2.
 seealso:
@@ -70,6 +100,21 @@ EXAMPLES = r"""
       {{ database.connections.percent }} % of the connections in use,
       {{ database.long_queries | length }} statement(s) running for more than 5 minutes
   when: database.connections.percent > 80 or database.long_queries
+
+- name: The slowest statements, the largest tables and the indexes no query uses
+  runbook.ops.postgres_stats_info:
+    gather: [slow_statements, table_sizes, index_sizes, unused_indexes]
+    slow_statement_ms: 500
+    size_top: 10
+  register: report
+
+- name: Say what could be dropped
+  ansible.builtin.debug:
+    msg: >-
+      {{ report.unused_indexes.indexes | length }} index(es) unused since
+      {{ report.unused_indexes.since | default('the statistics began', true) }}:
+      {{ report.unused_indexes.indexes | map(attribute='index') | join(', ') }}
+  when: report.unused_indexes.indexes
 
 - name: Only the statements running for more than 30 seconds, as a monitoring role
   runbook.ops.postgres_stats_info:
@@ -165,6 +210,133 @@ database_sizes:
       description: Its size on disk in bytes.
       type: int
       sample: 73400320
+slow_statements:
+  description: The statements of the database slowest on average, from C(pg_stat_statements).
+  returned: when O(gather) has V(slow_statements)
+  type: dict
+  contains:
+    available:
+      description: Whether C(pg_stat_statements) could be read.
+      type: bool
+    reason:
+      description: Why not, when RV(slow_statements.available) is false; null otherwise.
+      type: str
+      sample: "the extension pg_stat_statements is not installed in the database shop: ..."
+    since:
+      description: When the extension's counts were last reset (PostgreSQL 14 and newer record it), in ISO 8601.
+      type: str
+      sample: "2026-11-01T03:00:00.123456+00:00"
+    statements:
+      description: The statements slower on average than O(slow_statement_ms), the slowest first,
+        O(slow_statement_top) at most; empty when RV(slow_statements.available) is false.
+      type: list
+      elements: dict
+      contains:
+        user:
+          description: The role that ran it.
+          type: str
+        calls:
+          description: How many times it ran.
+          type: int
+          sample: 1204
+        mean_ms:
+          description: Its mean time in milliseconds.
+          type: float
+          sample: 1523.7
+        total_ms:
+          description: Its time in all, in milliseconds.
+          type: float
+          sample: 1834534.8
+        rows:
+          description: The rows it returned or changed, in all.
+          type: int
+        query:
+          description: The statement as C(pg_stat_statements) normalized it, cut to 500 characters, every
+            string constant replaced by C(?).
+          type: str
+          sample: "SELECT * FROM orders WHERE customer_id = $1 AND status = ?"
+table_sizes:
+  description: The database's size and its largest tables.
+  returned: when O(gather) has V(table_sizes)
+  type: dict
+  contains:
+    database_bytes:
+      description: The database's size on disk in bytes.
+      type: int
+      sample: 73400320
+    tables:
+      description: The O(size_top) largest tables and materialized views, largest first; a partitioned table's
+        partitions are listed each on its own.
+      type: list
+      elements: dict
+      contains:
+        table:
+          description: The table, as C(schema.table).
+          type: str
+          sample: public.orders
+        total_bytes:
+          description: All it takes on disk, the sum of the three below.
+          type: int
+        table_bytes:
+          description: What its rows take, with its free space and visibility maps.
+          type: int
+        index_bytes:
+          description: What its indexes take.
+          type: int
+        toast_bytes:
+          description: What its TOAST table (long values kept apart) and its index take.
+          type: int
+        estimated_rows:
+          description: The planner's estimate of its rows, as of its last VACUUM or ANALYZE; null before the first.
+          type: int
+          sample: 120000
+index_sizes:
+  description: The O(size_top) largest indexes of the database's tables, largest first; for a partitioned table,
+    the indexes of its partitions.
+  returned: when O(gather) has V(index_sizes)
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: The index, as C(schema.index).
+      type: str
+      sample: public.orders_pkey
+    table:
+      description: Its table, as C(schema.table).
+      type: str
+    bytes:
+      description: Its size on disk in bytes.
+      type: int
+    scans:
+      description: How many index scans used it since the statistics were reset.
+      type: int
+unused_indexes:
+  description: The indexes no scan has used since the statistics were reset, largest first.
+  returned: when O(gather) has V(unused_indexes)
+  type: dict
+  contains:
+    since:
+      description: When the database's statistics were last reset (C(stats_reset) of C(pg_stat_database)), in
+        ISO 8601; null when they never were, so that the counts run from the database's creation or the last
+        crash.
+      type: str
+      sample: "2026-06-01T00:00:00+00:00"
+    indexes:
+      description: The unused indexes, without those that enforce a primary key, a unique or an exclusion
+        constraint, or uniqueness of their own.
+      type: list
+      elements: dict
+      contains:
+        index:
+          description: The index, as C(schema.index).
+          type: str
+          sample: public.orders_note_idx
+        table:
+          description: Its table, as C(schema.table).
+          type: str
+        bytes:
+          description: Its size on disk in bytes.
+          type: int
 """
 
 import os
@@ -176,7 +348,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres_options impo
     postgres_argument_spec,
     postgres_settings,
 )
-from ansible_collections.runbook.ops.plugins.module_utils._stats import PARTS, gather
+from ansible_collections.runbook.ops.plugins.module_utils._stats import DEFAULT_PARTS, PARTS, gather
 
 CONNECT_TIMEOUT = "10"
 
@@ -184,14 +356,21 @@ CONNECT_TIMEOUT = "10"
 def main():
     module = AnsibleModule(
         argument_spec=postgres_argument_spec(
-            gather={"type": "list", "elements": "str", "choices": list(PARTS), "default": list(PARTS)},
+            gather={"type": "list", "elements": "str", "choices": list(PARTS), "default": DEFAULT_PARTS},
             long_query_seconds={"type": "float", "default": 300},
+            slow_statement_ms={"type": "float", "default": 1000},
+            slow_statement_top={"type": "int", "default": 10},
+            size_top={"type": "int", "default": 20},
         ),
         supports_check_mode=True,
     )
     params = module.params
-    if params["long_query_seconds"] < 0:
-        module.fail_json(msg=f"long_query_seconds must be 0 or more, not {params['long_query_seconds']:g}.")
+    for option in ("long_query_seconds", "slow_statement_ms"):
+        if params[option] < 0:
+            module.fail_json(msg=f"{option} must be 0 or more, not {params[option]:g}.")
+    for option in ("slow_statement_top", "size_top"):
+        if params[option] < 1:
+            module.fail_json(msg=f"{option} must be 1 or more, not {params[option]}.")
 
     settings = postgres_settings(module)
     # A diagnosis must not hang on a server that does not answer; libpq alone would wait forever.
@@ -204,7 +383,9 @@ def main():
         try:
             connection.readonly = True
             gathered = gather(connection, dict.fromkeys(params["gather"]), describe(settings),
-                              long_query_seconds=params["long_query_seconds"])
+                              long_query_seconds=params["long_query_seconds"],
+                              slow_statement_ms=params["slow_statement_ms"],
+                              slow_statement_top=params["slow_statement_top"], size_top=params["size_top"])
         finally:
             connection.close()
     except PostgresError as exc:

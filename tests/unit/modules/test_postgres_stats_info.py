@@ -182,6 +182,164 @@ def test_a_negative_threshold_is_refused_before_connecting(run):
     assert result["failed"] is True and result["msg"] == "long_query_seconds must be 0 or more, not -1."
 
 
+# ----- slow statements, sizes, unused indexes ----------------------------------------------------------
+
+# pg_stat_statements keeps a utility statement's text as it came: only the masking hides its constant.
+SLOW_DO = f"DO $$BEGIN PERFORM pg_sleep(0.3); PERFORM '{SECRET}'; END$$"
+SLOW_SELECT = "SELECT pg_sleep(0.25), 'x' AS slow_select"
+ITEMS = """
+CREATE TABLE items (id int PRIMARY KEY, code text, sku text, during tstzrange, note text, kind int);
+INSERT INTO items
+SELECT n, 'c' || n, 's' || n, tstzrange(now() + n * interval '1 day', now() + (n + 1) * interval '1 day'),
+       md5(n::text), n % 10
+FROM generate_series(1, 2000) AS n;
+ALTER TABLE items ADD CONSTRAINT items_code_key UNIQUE (code);
+ALTER TABLE items ADD CONSTRAINT items_during_excl EXCLUDE USING gist (during WITH &&);
+CREATE UNIQUE INDEX items_sku_idx ON items (sku);
+CREATE INDEX items_note_idx ON items (note);
+CREATE INDEX items_kind_idx ON items (kind);
+CREATE TABLE documents (id int, body text);
+INSERT INTO documents SELECT n, (SELECT string_agg(md5(n::text || k), '') FROM generate_series(1, 200) AS k)
+FROM generate_series(1, 40) AS n;
+ANALYZE orders;
+"""
+
+
+@pytest.fixture(scope="module")
+def statements(cluster):
+    """pg_stat_statements in stats_shop, reset, then two slow statements there, a fast one, and a slow one in
+    another database."""
+    cluster.psql("CREATE EXTENSION pg_stat_statements", database="stats_shop")
+    cluster.psql("SELECT pg_stat_statements_reset()", database="stats_shop")
+    for statement in (SLOW_DO, SLOW_SELECT, "SELECT 1 AS fast"):
+        cluster.psql(statement, database="stats_shop")
+    cluster.psql("SELECT pg_sleep(0.3) AS elsewhere")
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def items(cluster):
+    """Tables with indexes of each kind; since the statistics were reset, a query used items_kind_idx only."""
+    cluster.psql(ITEMS, database="stats_shop")
+    cluster.psql("SELECT pg_stat_reset()", database="stats_shop")
+    cluster.psql("SET enable_seqscan = off; SELECT count(*) FROM items WHERE kind = 3", database="stats_shop")
+    # A session's counts reach the shared statistics when it ends, just after psql has returned.
+    for _attempt in range(200):
+        if cluster.psql("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'items_kind_idx'",
+                        database="stats_shop") != "0":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the scan of items_kind_idx was never counted")
+    return cluster
+
+
+def sizes(cluster, function, names):
+    """``function``'s answer for each relation, as psql reads it."""
+    return {name: int(cluster.psql(f"SELECT {function}('{name}'::regclass)", database="stats_shop")) for name in names}
+
+
+def test_slow_statements_are_the_slowest_of_this_database_their_literals_masked(statements, run):
+    result = run(postgres_stats_info, stats_args(statements, gather=["slow_statements"], slow_statement_ms=200))
+
+    slow = result["slow_statements"]
+    assert slow["available"] is True and slow["reason"] is None
+    queries = [statement["query"] for statement in slow["statements"]]
+    assert queries[:2] == ["DO ?", "SELECT pg_sleep($1), $2 AS slow_select"]
+    first, second = slow["statements"][:2]
+    assert first["mean_ms"] >= 300 and second["mean_ms"] >= 250 and first["mean_ms"] >= second["mean_ms"]
+    assert (first["calls"], first["rows"], first["user"]) == (1, 0, "runbook") and second["rows"] == 1
+    assert first["total_ms"] == first["mean_ms"]
+    assert not any("fast" in query or "elsewhere" in query for query in queries)
+    assert cluster_time(statements, slow["since"]) == statements.psql(
+        "SELECT stats_reset FROM pg_stat_statements_info", database="stats_shop")
+    assert SECRET not in result["_stdout"] and PASSWORD not in result["_stdout"]
+
+
+def cluster_time(cluster, moment):
+    """An ISO 8601 time as psql shows it, for comparing."""
+    return cluster.psql(f"SELECT '{moment}'::timestamptz", database="stats_shop")
+
+
+def test_slow_statement_top_and_ms_bound_the_list(statements, run):
+    top = run(postgres_stats_info, stats_args(statements, gather=["slow_statements"], slow_statement_ms=200,
+                                              slow_statement_top=1))
+    slower = run(postgres_stats_info, stats_args(statements, gather=["slow_statements"]))
+
+    assert [statement["query"] for statement in top["slow_statements"]["statements"]] == ["DO ?"]
+    # The default, a second on average, is more than any of them took.
+    assert slower["slow_statements"]["available"] is True and slower["slow_statements"]["statements"] == []
+
+
+def test_without_pg_stat_statements_the_reason_is_given_and_the_task_does_not_fail(statements, run):
+    result = run(postgres_stats_info, stats_args(statements, database="stats_locked",
+                                                 gather=["slow_statements", "ping"]))
+
+    assert "failed" not in result and result["ping"]["ok"] is True
+    assert result["slow_statements"] == {
+        "available": False, "since": None, "statements": [],
+        "reason": "the extension pg_stat_statements is not installed in the database stats_locked: run CREATE "
+                  "EXTENSION pg_stat_statements there (the server must load its library, through "
+                  "shared_preload_libraries, which takes a restart)"}
+
+
+def test_table_sizes_are_the_largest_tables_with_their_parts(items, run):
+    result = run(postgres_stats_info, stats_args(items, gather=["table_sizes"], size_top=3))
+
+    tables = result["table_sizes"]["tables"]
+    names = [table["table"] for table in tables]
+    totals = sizes(items, "pg_total_relation_size", names)
+    assert [table["total_bytes"] for table in tables] == [totals[name] for name in names]
+    assert len(tables) == 3 and sorted(totals.values(), reverse=True) == list(totals.values())
+    everything = sizes(items, "pg_total_relation_size", ["orders", "items", "documents"])
+    assert max(everything.values()) == tables[0]["total_bytes"]
+    for table in tables:
+        assert table["total_bytes"] == table["table_bytes"] + table["index_bytes"] + table["toast_bytes"]
+        assert table["index_bytes"] == sizes(items, "pg_indexes_size", [table["table"]])[table["table"]]
+    by_name = {table["table"]: table for table in tables}
+    assert by_name["public.orders"]["estimated_rows"] == 5000 and by_name["public.orders"]["index_bytes"] == 0
+    # Never analyzed: PostgreSQL has no estimate yet.
+    assert by_name["public.documents"]["toast_bytes"] > 0 and by_name["public.documents"]["estimated_rows"] is None
+    assert result["table_sizes"]["database_bytes"] >= sum(totals.values())
+
+
+def test_index_sizes_are_the_largest_indexes(items, run):
+    every = run(postgres_stats_info, stats_args(items, gather=["index_sizes"], size_top=50))["index_sizes"]
+    top = run(postgres_stats_info, stats_args(items, gather=["index_sizes"], size_top=2))["index_sizes"]
+
+    expected = sizes(items, "pg_relation_size", ["items_pkey", "items_code_key", "items_during_excl", "items_sku_idx",
+                                                 "items_note_idx", "items_kind_idx"])
+    assert {index["index"]: index["bytes"] for index in every} == {f"public.{name}": size
+                                                                   for name, size in expected.items()}
+    assert [index["bytes"] for index in every] == sorted(expected.values(), reverse=True)
+    assert all(index["table"] == "public.items" for index in every)
+    assert {index["index"]: index["scans"] for index in every} == {f"public.{name}": int(name == "items_kind_idx")
+                                                                   for name in expected}
+    assert top == every[:2]
+
+
+def test_unused_indexes_leave_out_those_that_enforce_a_constraint(items, run):
+    result = run(postgres_stats_info, stats_args(items, gather=["unused_indexes"]))
+
+    unused = result["unused_indexes"]
+    assert [index["index"] for index in unused["indexes"]] == ["public.items_note_idx"]
+    assert unused["indexes"][0] == {"index": "public.items_note_idx", "table": "public.items",
+                                    "bytes": sizes(items, "pg_relation_size", ["items_note_idx"])["items_note_idx"]}
+    assert cluster_time(items, unused["since"]) == items.psql(
+        "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()", database="stats_shop")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("slow_statement_ms", -5, "slow_statement_ms must be 0 or more, not -5."),
+    ("slow_statement_top", 0, "slow_statement_top must be 1 or more, not 0."),
+    ("size_top", -1, "size_top must be 1 or more, not -1."),
+])
+def test_bad_bounds_are_refused_before_connecting(run, option, value, message):
+    result = run(postgres_stats_info, {"host": "127.0.0.1", "port": 9, option: value})
+
+    assert result["failed"] is True and result["msg"] == message
+
+
 # ----- masking ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sql, shown", [
