@@ -24,7 +24,7 @@ down() {
 up() {
   down
   mkdir -p "$state"
-  rm -rf "$state/audit" "$state/locks" "$state/backup" "$state/incidents" "$state/diagnostics"
+  rm -rf "$state/audit" "$state/locks" "$state/backup" "$state/incidents" "$state/diagnostics" "$state/reports" "$state/ops"
   .venv/bin/python -m tests.postgres_cluster up --state "$postgres" --port 28083
   .venv/bin/python -m tests.fakes --seed tests/fakes/sandbox.json \
     --vercel-port 28080 --slack-port 28081 --health-port 28082 --statuspage-port 28084 \

@@ -91,6 +91,15 @@ CREATE TABLE products (id serial PRIMARY KEY, name text NOT NULL, price numeric(
 INSERT INTO products (name, price) SELECT 'Product ' || n, n * 1.25 FROM generate_series(1, 200) AS n;
 CREATE TABLE orders (id serial PRIMARY KEY, product_id int NOT NULL REFERENCES products, quantity int NOT NULL);
 INSERT INTO orders (product_id, quantity) SELECT 1 + n % 200, 1 + n % 3 FROM generate_series(1, 1000) AS n;
+-- What the monthly maintenance archives: operation logs after 90 days, the audit log after a year.
+CREATE TABLE operation_logs (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), message text);
+INSERT INTO operation_logs (created_at, message)
+  SELECT now() - make_interval(hours => 6 * n), 'operation ' || n FROM generate_series(1, 800) AS n;
+CREATE TABLE audit_log (id bigserial PRIMARY KEY, "timestamp" timestamp NOT NULL DEFAULT localtimestamp, actor text,
+                        action text);
+INSERT INTO audit_log ("timestamp", actor, action)
+  SELECT localtimestamp - make_interval(days => n), 'user' || n % 5, 'login' FROM generate_series(1, 500) AS n;
+CREATE EXTENSION pg_stat_statements;
 """
 
 
