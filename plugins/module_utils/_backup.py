@@ -8,16 +8,23 @@ Private to this collection: the interface may change in any release.
 
 A backup counts as verified when its SHA-256 manifest stands beside it; the manifest is written
 only after pg_restore has read the archive's table of contents.
+
+A backup may have a summary of its tables beside it (SUMMARY: row counts and checksums, see _tables),
+read in the very snapshot pg_dump dumps. It is written before the manifest, so a verified backup that
+was meant to have one has it, and it is not listed in the manifest: a restore must not depend on it,
+and a summary that no longer matches the data is what a restore drill exists to find.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError
@@ -26,6 +33,9 @@ NAME = re.compile(r"^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)\.dump$")
 # The copy of a live database that a restore takes before replacing it.
 SAFETY_NAME = re.compile(r"^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)\.pre-restore\.dump$")
 STAMP = "%Y%m%dT%H%M%SZ"
+# What stands beside a backup: its manifest and, when asked for, the summary of its tables.
+MANIFEST = ".sha256"
+SUMMARY = ".tables.json"
 
 
 def backup_name(database, now):
@@ -49,6 +59,11 @@ def sha256_lines(path):
                 digest.update(block)
         lines.append(f"{digest.hexdigest()}  {os.path.relpath(name, folder)}")
     return lines
+
+
+def checksum_of(lines):
+    """One SHA-256 for a backup: the archive's own, or that of the manifest's lines for a directory archive."""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest() if len(lines) > 1 else lines[0].split()[0]
 
 
 def size_of(path):
@@ -77,8 +92,40 @@ def table_of_contents(pg_restore, archive, environment):
             "tables": re.findall(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+ \S+) ", done.stdout, re.MULTILINE)}
 
 
-def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, name=None):
-    """Dump, verify and name one backup; return what a module reports. Leaves nothing behind on failure."""
+def run_pg_dump(command, environment, summarise):
+    """Run pg_dump, and ``summarise`` while it runs; return its exit status, its stderr and the summary.
+
+    stderr goes to a file, so that a long error log never fills a pipe while ``summarise`` reads.
+    """
+    with tempfile.TemporaryFile() as errors_file:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors_file, env=environment)
+        try:
+            summary = summarise() if summarise else None
+            process.wait()
+        except BaseException:
+            # A failed summary, or a cancelled job: pg_dump does not go on alone.
+            process.kill()
+            process.wait()
+            raise
+        errors_file.seek(0)
+        return process.returncode, errors_file.read().decode("utf-8", "replace"), summary
+
+
+def write_file(path, text):
+    """Write under a temporary name, then rename: a file under its final name is always whole."""
+    with open(path + ".partial", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.rename(path + ".partial", path)
+
+
+def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environment, name=None, snapshot=None,
+         summarise=None):
+    """Dump, verify and name one backup; return what a module reports. Leaves nothing behind on failure.
+
+    ``snapshot``, from pg_export_snapshot() in a transaction kept open meanwhile, makes pg_dump dump the
+    data as that transaction sees it; ``summarise`` then reads the same rows in that transaction while
+    pg_dump runs, and what it returns is written beside the backup (SUMMARY) before the manifest.
+    """
     name = name or backup_name(database, datetime.datetime.now(datetime.timezone.utc))
     final = os.path.join(directory, name)
     # Unique per run: two backups started in the same second must not share, or remove, each other's file.
@@ -86,13 +133,16 @@ def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environ
     command = [pg_dump, "--format", archive_format, "--file", partial, "--no-password"]
     if archive_format == "directory":
         command += ["--jobs", str(jobs)]
+    if snapshot:
+        command += ["--snapshot", snapshot]
 
     started = time.monotonic()
+    named = False
     try:
-        done = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
-        problems = [line for line in done.stderr.splitlines() if "error" in line.lower()]
-        if done.returncode != 0 or problems:
-            reason = " ".join((problems or done.stderr.splitlines() or [f"exit status {done.returncode}"])[:3])
+        returncode, stderr, summary = run_pg_dump(command, environment, summarise)
+        problems = [line for line in stderr.splitlines() if "error" in line.lower()]
+        if returncode != 0 or problems:
+            reason = " ".join((problems or stderr.splitlines() or [f"exit status {returncode}"])[:3])
             raise PostgresError(f"pg_dump of {database} failed: {reason}")
         if size_of(partial) == 0:
             raise PostgresError(f"pg_dump of {database} wrote an empty archive.")
@@ -103,23 +153,28 @@ def dump(pg_dump, pg_restore, directory, database, archive_format, jobs, environ
             raise PostgresError(f"A backup named {final} already exists (another backup started in the same "
                                 "second); run again.")
         os.rename(partial, final)
+        named = True
+
+        lines = sha256_lines(final)
+        if summarise:
+            write_file(final + SUMMARY, json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        write_file(final + MANIFEST, "\n".join(lines) + "\n")
     except BaseException:
         remove(partial)
+        if named:
+            # Not a verified backup after all (a full disk while writing beside it): none of it stays.
+            for path in (final, final + SUMMARY, final + SUMMARY + ".partial", final + MANIFEST + ".partial"):
+                remove(path)
         raise
 
-    lines = sha256_lines(final)
-    manifest = final + ".sha256"
-    with open(manifest + ".partial", "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.rename(manifest + ".partial", manifest)
     return {
         "path": final,
-        "manifest": manifest,
+        "manifest": final + MANIFEST,
         "size_bytes": size_of(final),
-        "checksum": hashlib.sha256("\n".join(lines).encode()).hexdigest() if len(lines) > 1 else lines[0].split()[0],
+        "checksum": checksum_of(lines),
         "toc_entries": entries,
         "duration": round(time.monotonic() - started, 3),
-        "warnings": [line for line in done.stderr.splitlines() if line.strip()],
+        "warnings": [line for line in stderr.splitlines() if line.strip()],
     }
 
 
@@ -142,7 +197,7 @@ def verified_backups(directory, database):
     found = []
     for name in os.listdir(directory):
         match = NAME.match(name)
-        if match and match.group("database") == database and os.path.exists(os.path.join(directory, name + ".sha256")):
+        if match and match.group("database") == database and os.path.exists(os.path.join(directory, name + MANIFEST)):
             stamp = stamp_of(match)
             if stamp is not None and not dated_in_the_future(stamp):
                 found.append((stamp, os.path.join(directory, name)))
@@ -178,5 +233,6 @@ def prune(directory, database, keep_count=None, keep_days=None, now=None, check_
     if not check_mode:
         for path in doomed:
             remove(path)
-            remove(path + ".sha256")
+            remove(path + MANIFEST)
+            remove(path + SUMMARY)
     return doomed
