@@ -9,9 +9,14 @@ Private to this collection: the interface may change in any release.
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import connection_settings, psycopg2
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import connection_settings, describe, psycopg2
+
+# Seconds to wait for the server when neither the DSN nor PGCONNECT_TIMEOUT says how long.
+CONNECT_TIMEOUT = "10"
 
 
 def postgres_argument_spec(**options):
@@ -35,3 +40,16 @@ def postgres_settings(module):
         module.fail_json(msg=missing_required_lib("psycopg2"))
     return connection_settings(module.params["dsn"], **{name: module.params[name] for name in
                                                         ("host", "port", "user", "password", "database", "sslmode")})
+
+
+def unattended_settings(module, name):
+    """postgres_settings for a module that runs unattended, and where they lead, without the password.
+
+    A job must not hang on a server that does not answer, which libpq alone would wait for forever; and the
+    DBA sees runbook.ops.<name> in pg_stat_activity, unless the connection names an application itself.
+    """
+    settings = postgres_settings(module)
+    if not os.environ.get("PGCONNECT_TIMEOUT"):
+        settings.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    settings["fallback_application_name"] = f"runbook.ops.{name}"
+    return settings, describe(settings)

@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 import secrets
+import signal
 import subprocess
 import tempfile
 import time
@@ -34,7 +35,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._backup import (
     table_of_contents,
     verified_backups,
 )
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, connect, describe, psycopg2
 
 try:
     from psycopg2 import errors, sql
@@ -57,6 +58,17 @@ RESTRICT_SINCE = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
 
 # Settings whose stored value is a list of quoted names, which must be given back item by item.
 LIST_SETTINGS = {"search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries"}
+
+
+# A cancelled job
+
+class Interrupted(PostgresError):
+    """The job was cancelled or interrupted."""
+
+
+def interrupted(signum, frame):
+    """The handler of SIGTERM and SIGINT: the module leaves through its clean-up and reports what it did."""
+    raise Interrupted(f"Stopped by {signal.Signals(signum).name}.")
 
 
 # Recognising and verifying a backup
@@ -189,6 +201,14 @@ def newest_verifying(directory, database, pg_restore, environment):
             passed_over.append(str(exc))
     reasons = f" Passed over: {' '.join(passed_over)}" if passed_over else ""
     raise PostgresError(f"No verified backup of {database} in {directory} can be restored.{reasons}")
+
+
+def chosen_backup(backup, directory, database, pg_restore, environment, source_database=None):
+    """The backup option's backup, verified: for ``latest`` the newest that verifies, else the one named
+    (relative to the folder, or absolute). Returns it and why newer ones were passed over."""
+    if backup.strip().lower() == "latest":
+        return newest_verifying(directory, database, pg_restore, environment)
+    return verify(os.path.join(directory, backup.strip()), pg_restore, environment, source_database or database), []
 
 
 # Running the client programs
@@ -410,6 +430,12 @@ class Server:
     def drop(self, name):
         force = sql.SQL(" WITH (FORCE)") if self.connection.server_version >= 130000 else sql.SQL("")
         self.cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)) + force)
+
+
+def open_server(settings, maintenance_database):
+    """The Server of the database in ``settings``, reached through its maintenance database."""
+    return Server(connect({**settings, "dbname": maintenance_database}, autocommit=True,
+                          name=f"the server of {describe(settings)} (its database {maintenance_database})"))
 
 
 def setting_values(key, value):

@@ -233,7 +233,6 @@ msg:
     public.operation_logs_archive in 121 batch(es).
 """
 
-import os
 import signal
 import time
 
@@ -255,13 +254,12 @@ from ansible_collections.runbook.ops.plugins.module_utils._archive import (
     set_session,
     take_lock,
 )
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, connect, describe, psycopg2
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, connect, psycopg2
 from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
     postgres_argument_spec,
-    postgres_settings,
+    unattended_settings,
 )
 
-CONNECT_TIMEOUT = "10"
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 FOREIGN_KEY_VIOLATION = "23503"
@@ -379,13 +377,7 @@ def main():
     if problems:
         module.fail_json(msg=" ".join(problems) + " Nothing was moved.", **finish())
 
-    settings = postgres_settings(module)
-    # A maintenance job must not hang on a server that does not answer; libpq alone would wait forever.
-    if not os.environ.get("PGCONNECT_TIMEOUT"):
-        settings.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    # What the DBA sees in pg_stat_activity, unless the connection names an application itself.
-    settings["fallback_application_name"] = "runbook.ops.postgres_archive"
-    where = describe(settings)
+    settings, where = unattended_settings(module, "postgres_archive")
     try:
         connection = connect(settings, autocommit=True)
     except PostgresError as exc:

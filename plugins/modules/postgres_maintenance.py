@@ -183,7 +183,6 @@ msg:
   sample: "Would run ANALYZE on 12 table(s); 3 step(s) passed over. Nothing was run."
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -200,16 +199,13 @@ from ansible_collections.runbook.ops.plugins.module_utils._maintenance import (
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     PostgresError,
     connect,
-    describe,
     psycopg2,
     readable,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
     postgres_argument_spec,
-    postgres_settings,
+    unattended_settings,
 )
-
-CONNECT_TIMEOUT = "10"
 
 
 def validate(params):
@@ -301,13 +297,7 @@ def main():
     operations = list(dict.fromkeys(params["operations"]))
     names = [name.strip() for name in params["tables"]]
 
-    settings = postgres_settings(module)
-    # Maintenance must not hang on a server that does not answer; libpq alone would wait forever.
-    if not os.environ.get("PGCONNECT_TIMEOUT"):
-        settings.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    # What the DBA sees in pg_stat_activity, unless the connection names an application itself.
-    settings["fallback_application_name"] = "runbook.ops.postgres_maintenance"
-    where = describe(settings)
+    settings, where = unattended_settings(module, "postgres_maintenance")
     try:
         # VACUUM and REINDEX CONCURRENTLY refuse to run inside a transaction block.
         connection = connect(settings, autocommit=True)

@@ -252,7 +252,6 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     check_client,
     client_environment,
     client_version,
-    connect,
     describe,
     psycopg2,
     readable,
@@ -262,11 +261,11 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres_options impo
     postgres_settings,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._restore import (
-    Server,
+    chosen_backup,
     holds_table,
-    newest_verifying,
+    interrupted,
+    open_server,
     psql_can_restrict,
-    verify,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._restore_steps import (
     Timer,
@@ -275,14 +274,6 @@ from ansible_collections.runbook.ops.plugins.module_utils._restore_steps import 
     sentence,
     unused_second,
 )
-
-
-class Interrupted(PostgresError):
-    """The job was cancelled or interrupted."""
-
-
-def interrupted(signum, frame):
-    raise Interrupted(f"Stopped by {signal.Signals(signum).name}.")
 
 
 def main():
@@ -324,9 +315,7 @@ def main():
     os.umask(0o077)
 
     try:
-        server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True,
-                                name=f"the server of {describe(settings)} (its database "
-                                     f"{params['maintenance_database']})"))
+        server = open_server(settings, params["maintenance_database"])
         version = server.connection.server_version
         result.update(server_version=readable(version), server_id=server.identity(database))
         check_client(params["pg_restore"], version)
@@ -334,12 +323,8 @@ def main():
             check_client(params["pg_dump"], version)
 
         since = time.monotonic()
-        if params["backup"].strip().lower() == "latest":
-            backup, passed_over = newest_verifying(params["backup_dir"], database, params["pg_restore"], environment)
-        else:
-            backup = verify(os.path.join(params["backup_dir"], params["backup"].strip()), params["pg_restore"],
-                            environment, params["source_database"] or database)
-            passed_over = []
+        backup, passed_over = chosen_backup(params["backup"], params["backup_dir"], database, params["pg_restore"],
+                                            environment, params["source_database"])
         missing = [table for table in params["expected_rows"] or {} if not holds_table(backup, table)]
         if missing:
             raise PostgresError(f"expected_rows names {', '.join(missing)}, which the backup does not hold.")

@@ -213,7 +213,6 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     PostgresError,
     check_client,
     client_environment,
-    connect,
     describe,
     psycopg2,
     readable,
@@ -223,11 +222,12 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres_options impo
     postgres_settings,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._restore import (
-    Server,
-    newest_verifying,
+    Interrupted,
+    chosen_backup,
+    interrupted,
+    open_server,
     restore_command,
     run_client,
-    verify,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._restore_steps import sentence
 
@@ -235,14 +235,6 @@ from ansible_collections.runbook.ops.plugins.module_utils._restore_steps import 
 SESSION_TIMEOUT = 30
 # The mismatches a failure message names; the result lists them all.
 MESSAGE_MISMATCHES = 5
-
-
-class Interrupted(PostgresError):
-    """The job was cancelled or interrupted."""
-
-
-def interrupted(signum, frame):
-    raise Interrupted(f"Stopped by {signal.Signals(signum).name}.")
 
 
 def main():
@@ -271,20 +263,14 @@ def main():
     result = {"database": database, "server": describe(settings), "scratch_database": scratch}
 
     try:
-        server = Server(connect({**settings, "dbname": params["maintenance_database"]}, autocommit=True,
-                                name=f"the server of {describe(settings)} (its database "
-                                     f"{params['maintenance_database']})"))
+        server = open_server(settings, params["maintenance_database"])
         version = server.connection.server_version
         result["server_version"] = readable(version)
         check_client(params["pg_restore"], version)
 
         # The same choice and verification as postgres_restore's, so the drill proves what a restore would do.
-        if params["backup"].strip().lower() == "latest":
-            backup, passed_over = newest_verifying(params["backup_dir"], database, params["pg_restore"], environment)
-        else:
-            backup = verify(os.path.join(params["backup_dir"], params["backup"].strip()), params["pg_restore"],
-                            environment, database)
-            passed_over = []
+        backup, passed_over = chosen_backup(params["backup"], params["backup_dir"], database, params["pg_restore"],
+                                            environment)
         if backup["format"] not in ("custom", "directory"):
             raise PostgresError(f"{backup['path']} is a plain SQL file; the drill restores pg_dump archives (custom "
                                 "or directory format) with pg_restore.")

@@ -91,23 +91,20 @@ version:
 """
 
 import datetime
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
     PostgresError,
     connect,
-    describe,
     psycopg2,
     statement_count,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
     postgres_argument_spec,
-    postgres_settings,
+    unattended_settings,
 )
 
-CONNECT_TIMEOUT = "10"
 READ_ONLY_TRANSACTION = "25006"
 QUERY_CANCELED = "57014"
 UNDEFINED_TABLE = "42P01"
@@ -184,13 +181,7 @@ def main():
         module.fail_json(msg=f"statement_timeout must be more than 0 and at most 86400 seconds, not "
                              f"{params['statement_timeout']:g}.")
 
-    settings = postgres_settings(module)
-    # A deploy gate must not hang on a server that does not answer; libpq alone would wait forever.
-    if not os.environ.get("PGCONNECT_TIMEOUT"):
-        settings.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    # What the DBA sees in pg_stat_activity, unless the connection names an application itself.
-    settings["fallback_application_name"] = "runbook.ops.postgres_schema_info"
-    where = describe(settings)
+    settings, where = unattended_settings(module, "postgres_schema_info")
     try:
         connection = connect(settings)
         try:

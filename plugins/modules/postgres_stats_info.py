@@ -339,18 +339,14 @@ unused_indexes:
           type: int
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, connect, describe
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, connect
 from ansible_collections.runbook.ops.plugins.module_utils._postgres_options import (
     postgres_argument_spec,
-    postgres_settings,
+    unattended_settings,
 )
 from ansible_collections.runbook.ops.plugins.module_utils._stats import DEFAULT_PARTS, PARTS, gather
-
-CONNECT_TIMEOUT = "10"
 
 
 def main():
@@ -372,17 +368,12 @@ def main():
         if params[option] < 1:
             module.fail_json(msg=f"{option} must be 1 or more, not {params[option]}.")
 
-    settings = postgres_settings(module)
-    # A diagnosis must not hang on a server that does not answer; libpq alone would wait forever.
-    if not os.environ.get("PGCONNECT_TIMEOUT"):
-        settings.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    # What the DBA sees in pg_stat_activity, unless the connection names an application itself.
-    settings["fallback_application_name"] = "runbook.ops.postgres_stats_info"
+    settings, where = unattended_settings(module, "postgres_stats_info")
     try:
         connection = connect(settings, autocommit=True)
         try:
             connection.readonly = True
-            gathered = gather(connection, dict.fromkeys(params["gather"]), describe(settings),
+            gathered = gather(connection, dict.fromkeys(params["gather"]), where,
                               long_query_seconds=params["long_query_seconds"],
                               slow_statement_ms=params["slow_statement_ms"],
                               slow_statement_top=params["slow_statement_top"], size_top=params["size_top"])

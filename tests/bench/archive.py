@@ -20,13 +20,10 @@ Targets: a ratio of at least 0.8, no batch longer than 1 s at the default batch 
 flat (at most 10 % more for the big run than for the small one).
 """
 import argparse
-import os
-import signal
 import statistics
 import time
 
-from tests.bench.database import quiesce, run_module
-from tests.postgres_cluster import PASSWORD, SUPERUSER, ThrowawayCluster
+from tests.bench.database import client_environment, quiesce, quiet_cluster, run_module, verdict
 
 TEMPLATE = "archive_template"
 DATABASE = "archive_bench"
@@ -55,14 +52,6 @@ SINGLE_STATEMENT = f"""
 WITH moved AS (DELETE FROM events WHERE created_at < '{CUTOFF}' RETURNING *)
 INSERT INTO events_archive SELECT * FROM moved
 """
-
-
-def environment(cluster):
-    """libpq's variables for the bench database, so that no password stands in any process's arguments."""
-    inherited = {key: value for key, value in os.environ.items()
-                 if not key.startswith("PG") and key != "DATABASE_URL"}
-    return {**inherited, "PGHOST": cluster.host, "PGPORT": str(cluster.port), "PGUSER": SUPERUSER,
-            "PGPASSWORD": PASSWORD, "PGDATABASE": DATABASE}
 
 
 def fill_template(cluster, old, young):
@@ -126,10 +115,6 @@ def measure(cluster, env, args):
     return small, runs
 
 
-def verdict(ok):
-    return "within target" if ok else "OVER TARGET"
-
-
 def report(small, runs, args):
     raw, moved = statistics.median(r["raw"] for r in runs), statistics.median(r["module"] for r in runs)
     ratio = statistics.median(r["ratio"] for r in runs)
@@ -158,10 +143,6 @@ def report(small, runs, args):
           f"(flat: at most {100 * (MAX_MEMORY_GROWTH - 1):+.0f} %): {verdict(growth <= MAX_MEMORY_GROWTH)}")
 
 
-def stopped(signum, frame):
-    raise SystemExit(f"Stopped by signal {signum}.")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.bench.archive", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,16 +156,8 @@ def main(argv=None):
                      "least 10.")
 
     started = time.perf_counter()
-    # Stopped from outside, still stop the cluster and remove its folder on the way out.
-    signal.signal(signal.SIGTERM, stopped)
-    cluster = ThrowawayCluster()
-    try:
-        # Autovacuum would start on the emptied table at random moments, under one contender or the other.
-        cluster.psql("ALTER SYSTEM SET autovacuum = off")
-        cluster.psql("SELECT pg_reload_conf()")
-        small, runs = measure(cluster, environment(cluster), args)
-    finally:
-        cluster.stop()
+    with quiet_cluster() as cluster:
+        small, runs = measure(cluster, client_environment(cluster, DATABASE), args)
     report(small, runs, args)
     print(f"\nbenchmark wall time: {time.perf_counter() - started:.0f} s")
     return 0

@@ -20,6 +20,7 @@ at most 10 % more at the large size than at the small one).
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -99,12 +100,12 @@ sys.exit(code)
 """
 
 
-def client_environment(cluster):
-    """libpq's variables for the bench database, so that no password stands in any process's arguments."""
+def client_environment(cluster, database=DATABASE):
+    """libpq's variables for a bench database, so that no password stands in any process's arguments."""
     inherited = {key: value for key, value in os.environ.items()
                  if not key.startswith("PG") and key != "DATABASE_URL"}
     return {**inherited, "PGHOST": cluster.host, "PGPORT": str(cluster.port), "PGUSER": SUPERUSER,
-            "PGPASSWORD": PASSWORD, "PGDATABASE": DATABASE}
+            "PGPASSWORD": PASSWORD, "PGDATABASE": database}
 
 
 def machine_busy_seconds():
@@ -328,6 +329,21 @@ def stopped(signum, frame):
     raise SystemExit(f"Stopped by signal {signum}.")
 
 
+@contextlib.contextmanager
+def quiet_cluster():
+    """A throwaway cluster without autovacuum, stopped and removed on the way out."""
+    # Stopped from outside, still stop the cluster and remove its folder on the way out.
+    signal.signal(signal.SIGTERM, stopped)
+    cluster = ThrowawayCluster()
+    try:
+        # Autovacuum would start on freshly written tables at random moments, under one measurement or the other.
+        cluster.psql("ALTER SYSTEM SET autovacuum = off")
+        cluster.psql("SELECT pg_reload_conf()")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.bench.database", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,19 +356,10 @@ def main(argv=None):
         parser.error("--runs and --jobs must be at least 1, and --small-gb more than 0 and less than --size-gb.")
 
     started = time.perf_counter()
-    # Stopped from outside, still stop the cluster and remove the folders on the way out.
-    signal.signal(signal.SIGTERM, stopped)
-    cluster = ThrowawayCluster()
-    try:
-        # Autovacuum would start on freshly restored tables at random moments, under one measurement or the other.
-        cluster.psql("ALTER SYSTEM SET autovacuum = off")
-        cluster.psql("SELECT pg_reload_conf()")
+    with quiet_cluster() as cluster, tempfile.TemporaryDirectory(prefix="runbook-bench-") as scratch:
         env = client_environment(cluster)
-        with tempfile.TemporaryDirectory(prefix="runbook-bench-") as scratch:
-            small = measure_size(cluster, env, Path(scratch), args.small_gb, args)
-            large = measure_size(cluster, env, Path(scratch), args.size_gb, args)
-    finally:
-        cluster.stop()
+        small = measure_size(cluster, env, Path(scratch), args.small_gb, args)
+        large = measure_size(cluster, env, Path(scratch), args.size_gb, args)
     print_report(small, large, args)
     print_verdicts(small, large)
     print(f"\nbenchmark wall time: {time.perf_counter() - started:.0f} s")

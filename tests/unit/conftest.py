@@ -20,3 +20,13 @@ class FakeClock:
 @pytest.fixture
 def clock():
     return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def cluster(postgres, request):
+    """The session's PostgreSQL cluster with a database of the test module's own, named by its ``DATABASE``:
+    created before the module's first test, dropped after its last with any session still on it."""
+    database = request.module.DATABASE
+    postgres.psql(f"CREATE DATABASE {database}")
+    yield postgres
+    postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")

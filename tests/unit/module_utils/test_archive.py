@@ -34,15 +34,9 @@ from ansible_collections.runbook.ops.plugins.module_utils._archive import (
 from ansible_collections.runbook.ops.plugins.module_utils._postgres import connect, connection_settings
 from tests.postgres_cluster import PASSWORD
 
+# Created for this module and dropped after it by the cluster fixture (tests/unit/conftest.py).
 DATABASE = "archive_helper"
 APPLICATION = "runbook.ops.postgres_archive"
-
-
-@pytest.fixture(scope="module")
-def cluster(postgres):
-    postgres.psql(f"CREATE DATABASE {DATABASE}")
-    yield postgres
-    postgres.psql(f"DROP DATABASE {DATABASE} WITH (FORCE)")
 
 
 @pytest.fixture

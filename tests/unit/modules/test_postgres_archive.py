@@ -7,6 +7,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._archive import LOCK_K
 from ansible_collections.runbook.ops.plugins.modules import postgres_archive
 from tests.postgres_cluster import PASSWORD
 
+# Created for this module and dropped after it by the cluster fixture (tests/unit/conftest.py).
 DATABASE = "archive_shop"
 # Old rows (before 2025-01-01) and young ones interleaved, so that every batch holds both.
 LOG = """
@@ -18,13 +19,6 @@ SELECT n, CASE WHEN n % 4 = 0 THEN timestamptz '2025-06-01' ELSE timestamptz '20
 FROM generate_series(1, {rows}) AS n
 """
 CUTOFF = "2025-01-01T00:00:00+00:00"
-
-
-@pytest.fixture(scope="module")
-def cluster(postgres):
-    postgres.psql(f"CREATE DATABASE {DATABASE}")
-    yield postgres
-    postgres.psql(f"DROP DATABASE {DATABASE} WITH (FORCE)")
 
 
 @pytest.fixture
