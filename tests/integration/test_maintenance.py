@@ -1,11 +1,9 @@
 """The maintenance levels and the drills, run by the real ansible-playbook against the throwaway PostgreSQL, the SSH
 hosts on loopback (the ops group) and the fakes."""
-import datetime
 import json
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -198,7 +196,7 @@ def expiring_site(tmp_path):
 
 
 def test_quarterly_runs_every_level_archives_drills_and_closes_the_year(maintenance, fake, postgres, tmp_path,
-                                                                         expiring_site):
+                                                                        expiring_site):
     audit_tool = tmp_path / "npm-audit"
     audit_tool.write_text("#!/bin/sh\necho '{\"metadata\": {\"vulnerabilities\": "
                           "{\"info\": 0, \"low\": 2, \"moderate\": 1, \"high\": 1, \"critical\": 0, \"total\": 4}}}'\n"
@@ -216,8 +214,8 @@ def test_quarterly_runs_every_level_archives_drills_and_closes_the_year(maintena
     steps = report["steps"]
     assert set(steps) == set(report["plan"])
     assert report["plan"] == ["backup", "connections", "analyze", "tls", "dependency_audit", "slow_statements",
-                           "table_sizes", "vacuum_reindex", "archive", "capacity", "drill_communication",
-                           "unused_indexes", "drill_full", "annual_report"]
+                              "table_sizes", "vacuum_reindex", "archive", "capacity", "drill_communication",
+                              "unused_indexes", "drill_full", "annual_report"]
     assert steps["dependency_audit"]["status"] == "warning"
     assert steps["tls"]["status"] == "warning" and report["metrics"]["tls_days_left.127.0.0.1"] in (4, 5)
     assert any("Maintenance alert" in text and "TLS" in text for text in slack_texts(fake))
