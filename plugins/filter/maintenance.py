@@ -9,17 +9,132 @@ Documentation of each filter is in the YAML file of the same name beside this on
 
 from __future__ import annotations
 
+import datetime
+
 from ansible.errors import AnsibleFilterError
+
+LEVELS = ("daily", "weekly", "monthly", "quarterly")
+CLEANUP_KEYS = ("paths", "patterns", "excludes", "older_than_days")
+ARCHIVE_KEYS = ("table", "column", "older_than_days", "archive_table", "batch_size")
+# Settings that must be numbers, and the least each may be: name -> (minimum, whether the minimum itself is allowed).
+NUMBERS = {
+    "maintenance_connection_alert_threshold": (0, False),
+    "maintenance_archive_batch_size": (0, False),
+    "maintenance_backup_keep_days": (0, True),
+    "maintenance_backup_keep_count": (1, True),
+    "maintenance_top_processes": (0, True),
+    "maintenance_disk_alert_percent": (0, False),
+    "maintenance_long_query_seconds": (0, False),
+    "maintenance_fresh_hours": (0, True),
+    "maintenance_tls_warn_days": (0, True),
+    "maintenance_tls_port": (0, False),
+    "maintenance_slow_statement_ms": (0, True),
+    "maintenance_report_top": (0, False),
+}
 
 
 def _number(value):
-    """A metric's value as a number, or None for what is no number (a missing reading)."""
-    if isinstance(value, bool) or value is None:
+    """A metric's value as a number (whole numbers as int, so reports show 23168, not 23168.0), or None for what
+    is no number (a missing reading)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return int(number) if number.is_integer() else number
+
+
+def _a_number(value):
+    """A number given as one, or as text (``-e name=90`` and survey answers are text); else None."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return _number(value)
+
+
+def _strings(value):
+    """Whether ``value`` is a list of non-empty texts: a single text would be read letter by letter."""
+    return isinstance(value, list) and bool(value) and all(isinstance(item, str) and item.strip() for item in value)
+
+
+def _age_problem(where, entry):
+    age = _a_number(entry.get("older_than_days"))
+    if age is None:
+        return [f"{where} needs older_than_days, a number of days."]
+    return [f"{where}: older_than_days is negative; give days, 0 or more."] if age < 0 else []
+
+
+def _cleanup_problems(entries):
+    if not isinstance(entries, list):
+        return ["maintenance_cleanup must be a list of entries (paths, patterns, excludes, older_than_days)."]
+    problems = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"maintenance_cleanup entry {number}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a dictionary, not {entry!r}.")
+            continue
+        unknown = sorted(set(entry) - set(CLEANUP_KEYS))
+        if unknown:
+            problems.append(f"{where} has unknown keys {', '.join(unknown)}; it takes {', '.join(CLEANUP_KEYS)}.")
+        if not _strings(entry.get("paths")):
+            problems.append(f"{where} needs paths, a list of folders.")
+        else:
+            for path in entry["paths"]:
+                if not path.startswith("/") and ".." in path.split("/"):
+                    problems.append(f"{where}: the relative folder {path} leaves the host's ops_root.")
+        if not _strings(entry.get("patterns")):
+            problems.append(f"{where} needs patterns, a list of file-name patterns such as \"*.log\".")
+        if "excludes" in entry and not (entry["excludes"] == [] or _strings(entry["excludes"])):
+            problems.append(f"{where}: excludes must be a list of file-name patterns.")
+        problems += _age_problem(where, entry)
+    return problems
+
+
+def _archive_problems(entries):
+    if not isinstance(entries, list):
+        return ["maintenance_archive_tables must be a list of entries (table, column, older_than_days)."]
+    problems = []
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"maintenance_archive_tables entry {number} must be a dictionary, not {entry!r}.")
+            continue
+        where = f"maintenance_archive_tables entry {number} ({entry.get('table', 'no table')})"
+        unknown = sorted(set(entry) - set(ARCHIVE_KEYS))
+        if unknown:
+            problems.append(f"{where} has unknown keys {', '.join(unknown)}; it takes {', '.join(ARCHIVE_KEYS)}.")
+        for key in ("table", "column"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                problems.append(f"{where} needs {key}, a name.")
+        problems += _age_problem(where, entry)
+        if "batch_size" in entry and not (_a_number(entry["batch_size"]) or 0) > 0:
+            problems.append(f"{where}: batch_size must be more than 0.")
+    return problems
+
+
+def maintenance_problems(settings):
+    """Everything wrong with a maintenance run's settings, as sentences; an empty list when nothing is."""
+    problems = []
+    level = settings.get("maintenance_level")
+    if level not in LEVELS:
+        problems.append(f"maintenance_level must be one of {', '.join(LEVELS)}, not {level!r}.")
+    day = settings.get("maintenance_date") or ""
+    try:
+        if day:
+            datetime.date.fromisoformat(str(day))
+    except ValueError:
+        problems.append(f"maintenance_date must be a day as YYYY-MM-DD, not {day!r}.")
+    for name, (least, allowed) in NUMBERS.items():
+        if settings.get(name) is None:
+            continue
+        value = _a_number(settings[name])
+        if value is None or value < least or (value == least and not allowed):
+            bound = f"{least} or more" if allowed else f"more than {least}"
+            problems.append(f"{name} must be a number, {bound}, not {settings[name]!r}.")
+    return problems + _cleanup_problems(settings.get("maintenance_cleanup")) + _archive_problems(
+        settings.get("maintenance_archive_tables"))
 
 
 def metric_changes(current, previous):
@@ -33,7 +148,7 @@ def metric_changes(current, previous):
     changes = []
     for name in sorted(set(current) | set(previous)):
         after, before = _number(current.get(name)), _number(previous.get(name))
-        change = None if after is None or before is None else round(after - before, 3)
+        change = None if after is None or before is None else _number(round(after - before, 3))
         percent = round(100.0 * change / before, 1) if change is not None and before else None
         changes.append({"name": name, "before": before, "after": after, "change": change, "percent": percent})
     return changes
@@ -72,4 +187,5 @@ def maintenance_year(entries):
 
 class FilterModule:
     def filters(self):
-        return {"metric_changes": metric_changes, "maintenance_year": maintenance_year}
+        return {"metric_changes": metric_changes, "maintenance_year": maintenance_year,
+                "maintenance_problems": maintenance_problems}

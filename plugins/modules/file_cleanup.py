@@ -37,7 +37,9 @@ attributes:
 options:
   paths:
     description:
-      - The folders to clean, as absolute paths. A relative path, and V(/) itself, are refused.
+      - The folders to clean, as absolute paths. A relative path, V(/) itself, and the system's folders
+        (C(/etc), C(/usr), C(/boot), C(/bin), C(/sbin), C(/lib), C(/proc), C(/sys) and what they hold)
+        are refused.
     type: list
     elements: str
     required: true
@@ -154,6 +156,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.runbook.ops.plugins.module_utils._files import Cleanup
 
 WARNING_LIMIT = 10
+# Folders whose files belong to the system, not to a clean-up by age: removing from them breaks the host.
+SYSTEM_FOLDERS = ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr")
 
 
 def problems(params):
@@ -162,8 +166,11 @@ def problems(params):
         if not os.path.isabs(path):
             return f"paths must be absolute folders; {path!r} is relative."
         # (normpath keeps a leading //, which is the root folder all the same.)
-        if not os.path.normpath(path).strip("/"):
+        normal = "/" + os.path.normpath(path).strip("/")
+        if normal == "/":
             return f"paths must not be the root folder ({path!r})."
+        if any(normal == system or normal.startswith(system + "/") for system in SYSTEM_FOLDERS):
+            return f"paths must not be in a system folder ({path!r}); clean-up is for logs and temporary files."
     if not params["patterns"]:
         return "patterns must name at least one pattern."
     for option in ("patterns", "excludes"):

@@ -1,0 +1,78 @@
+"""The maintenance filters: maintenance_problems, metric_changes and maintenance_year."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.ops.plugins.filter.maintenance import (maintenance_problems, maintenance_year,
+                                                                       metric_changes)
+
+GOOD = {
+    "maintenance_level": "monthly",
+    "maintenance_date": "",
+    "maintenance_cleanup": [{"paths": ["/var/log/app", "log"], "patterns": ["*.log"], "excludes": [],
+                             "older_than_days": 30}],
+    "maintenance_archive_tables": [{"table": "operation_logs", "column": "created_at", "older_than_days": 90}],
+    "maintenance_connection_alert_threshold": 80,
+    "maintenance_archive_batch_size": "10000",  # -e name=value gives text
+    "maintenance_backup_keep_count": None,
+}
+
+
+def test_good_settings_have_no_problem():
+    assert maintenance_problems(GOOD) == []
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"maintenance_level": "Daily"}, "maintenance_level must be one of daily, weekly, monthly, quarterly, not 'Daily'."),
+    ({"maintenance_date": "2026-13-45"}, "maintenance_date must be a day as YYYY-MM-DD, not '2026-13-45'."),
+    ({"maintenance_connection_alert_threshold": "ninety"},
+     "maintenance_connection_alert_threshold must be a number, more than 0, not 'ninety'."),
+    ({"maintenance_archive_batch_size": 0}, "maintenance_archive_batch_size must be a number, more than 0, not 0."),
+    ({"maintenance_backup_keep_count": -2}, "maintenance_backup_keep_count must be a number, 1 or more, not -2."),
+    ({"maintenance_cleanup": [{"paths": "log", "patterns": ["*.log"], "older_than_days": 3}]},
+     "maintenance_cleanup entry 1 needs paths, a list of folders."),
+    ({"maintenance_cleanup": [{"paths": ["log/../.."], "patterns": ["*.json"], "older_than_days": 3}]},
+     "maintenance_cleanup entry 1: the relative folder log/../.. leaves the host's ops_root."),
+    ({"maintenance_cleanup": [{"paths": ["log"], "patterns": ["*.log"], "exclude": ["keep.log"], "older_than_days": 3}]},
+     "maintenance_cleanup entry 1 has unknown keys exclude; it takes paths, patterns, excludes, older_than_days."),
+    ({"maintenance_cleanup": [{"paths": ["log"], "patterns": [""], "older_than_days": 3}]},
+     'maintenance_cleanup entry 1 needs patterns, a list of file-name patterns such as "*.log".'),
+    ({"maintenance_cleanup": [{"paths": ["log"], "patterns": ["*.log"], "older_than_days": -1}]},
+     "maintenance_cleanup entry 1: older_than_days is negative; give days, 0 or more."),
+    ({"maintenance_archive_tables": [{"table": "audit_log", "column": "timestamp"}]},
+     "maintenance_archive_tables entry 1 (audit_log) needs older_than_days, a number of days."),
+    ({"maintenance_archive_tables": [{"table": "audit_log", "column": "timestamp", "older_than_days": 1,
+                                      "batch_size": 0}]},
+     "maintenance_archive_tables entry 1 (audit_log): batch_size must be more than 0."),
+    ({"maintenance_archive_tables": ["audit_log"]},
+     "maintenance_archive_tables entry 1 must be a dictionary, not 'audit_log'."),
+])
+def test_each_problem_is_named(change, problem):
+    assert maintenance_problems({**GOOD, **change}) == [problem]
+
+
+def test_changes_keep_whole_numbers_whole_and_name_what_appeared_and_went():
+    changes = metric_changes({"database_bytes": 1100, "table_bytes.new": 5, "ratio": 0.5},
+                             {"database_bytes": 1000.0, "table_bytes.gone": 7, "ratio": 0.25})
+    assert changes == [
+        {"name": "database_bytes", "before": 1000, "after": 1100, "change": 100, "percent": 10.0},
+        {"name": "ratio", "before": 0.25, "after": 0.5, "change": 0.25, "percent": 100.0},
+        {"name": "table_bytes.gone", "before": 7, "after": None, "change": None, "percent": None},
+        {"name": "table_bytes.new", "before": None, "after": 5, "change": None, "percent": None},
+    ]
+    with pytest.raises(AnsibleFilterError):
+        metric_changes([], {})
+
+
+def test_the_year_sums_runs_failures_archived_rows_and_drills():
+    year = maintenance_year([
+        {"level": "daily", "date": "2026-01-02", "result": "succeeded", "failed": [], "metrics": {"database_bytes": 100}},
+        {"level": "monthly", "date": "2026-02-01", "result": "failed", "failed": ["archive"],
+         "metrics": {"archived_rows.audit_log": 40, "archived_rows.operation_logs": 2}},
+        {"level": "quarterly", "date": "2026-03-29", "result": "succeeded", "failed": [],
+         "metrics": {"database_bytes": 150, "drill_rto_seconds": 12.5, "drill_rpo_seconds": 3600}},
+    ])
+    assert year["runs"] == 3 and year["failed_runs"] == 1 and year["failed_steps"] == {"archive": 1}
+    assert year["archived_rows"] == 42
+    assert (year["database_bytes_first"], year["database_bytes_last"]) == (100, 150)
+    assert year["drills"] == [{"date": "2026-03-29", "rto_seconds": 12.5, "rpo_seconds": 3600}]
+    assert year["by_level"]["monthly"] == {"runs": 1, "failed": 1}
