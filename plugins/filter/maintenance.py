@@ -109,7 +109,7 @@ def _archive_problems(entries):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 problems.append(f"{where} needs {key}, a name.")
         problems += _age_problem(where, entry)
-        if "batch_size" in entry and not (_a_number(entry["batch_size"]) or 0) > 0:
+        if "batch_size" in entry and (_a_number(entry["batch_size"]) or 0) <= 0:
             problems.append(f"{where}: batch_size must be more than 0.")
     return problems
 

@@ -2,8 +2,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.runbook.ops.plugins.filter.maintenance import (maintenance_problems, maintenance_year,
-                                                                       metric_changes)
+from ansible_collections.runbook.ops.plugins.filter.maintenance import maintenance_problems, maintenance_year
+from ansible_collections.runbook.ops.plugins.filter.maintenance import metric_changes
 
 GOOD = {
     "maintenance_level": "monthly",
