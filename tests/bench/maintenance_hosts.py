@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.bench.rollback import timed
 from tests.fakes import FakeServices
 from tests.postgres_cluster import PASSWORD, SUPERUSER, ThrowawayCluster
 from tests.ssh_hosts import SshHosts
@@ -50,15 +50,6 @@ def one_host_inventory(inventory, path):
     data["all"]["children"]["ops"]["hosts"] = {first: hosts[first]}
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
-
-
-def timed(command, env):
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"The daily level failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
-    return elapsed
 
 
 def main(argv=None):
