@@ -10,8 +10,10 @@ Documentation of each filter is in the YAML file of the same name beside this on
 from __future__ import annotations
 
 import datetime
+import json
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 LEVELS = ("daily", "weekly", "monthly", "quarterly")
 CLEANUP_KEYS = ("paths", "patterns", "excludes", "older_than_days")
@@ -30,7 +32,11 @@ NUMBERS = {
     "maintenance_tls_port": (0, False),
     "maintenance_slow_statement_ms": (0, True),
     "maintenance_report_top": (0, False),
+    "dr_drill_rto_target_minutes": (0, False),
+    "dr_drill_rpo_target_hours": (0, False),
 }
+LISTS = ("maintenance_tables", "maintenance_tls_hostnames", "maintenance_dependency_audit_command",
+         "maintenance_dependency_alert_severities")
 
 
 def _number(value):
@@ -120,12 +126,18 @@ def maintenance_problems(settings):
     level = settings.get("maintenance_level")
     if level not in LEVELS:
         problems.append(f"maintenance_level must be one of {', '.join(LEVELS)}, not {level!r}.")
-    day = settings.get("maintenance_date") or ""
+    day = str(settings.get("maintenance_date") or "")
     try:
+        # fromisoformat alone takes 20261231 and 2026-W52-4 too.
+        if day and (len(day) != 10 or day[4] != "-" or day[7] != "-"):
+            raise ValueError(day)
         if day:
-            datetime.date.fromisoformat(str(day))
+            datetime.date.fromisoformat(day)
     except ValueError:
         problems.append(f"maintenance_date must be a day as YYYY-MM-DD, not {day!r}.")
+    for name in LISTS:
+        if name in settings and not isinstance(settings[name], list):
+            problems.append(f"{name} must be a list, such as [{settings[name]!r}], not {settings[name]!r}.")
     for name, (least, allowed) in NUMBERS.items():
         if settings.get(name) is None:
             continue
@@ -135,6 +147,24 @@ def maintenance_problems(settings):
             problems.append(f"{name} must be a number, {bound}, not {settings[name]!r}.")
     return problems + _cleanup_problems(settings.get("maintenance_cleanup")) + _archive_problems(
         settings.get("maintenance_archive_tables"))
+
+
+def json_lines(lines):
+    """The JSON objects of a JSON-lines file's lines; blank lines are passed over, and a line that is no JSON object
+    (a run that died while writing it) with a warning, so that one bad line cannot stop every later run."""
+    found = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict):
+            found.append(entry)
+        else:
+            Display().warning(f"Line {number} of the history is no JSON object and was passed over: {line[:80]!r}")
+    return found
 
 
 def metric_changes(current, previous):
@@ -188,4 +218,4 @@ def maintenance_year(entries):
 class FilterModule:
     def filters(self):
         return {"metric_changes": metric_changes, "maintenance_year": maintenance_year,
-                "maintenance_problems": maintenance_problems}
+                "maintenance_problems": maintenance_problems, "json_lines": json_lines}

@@ -37,9 +37,10 @@ attributes:
 options:
   paths:
     description:
-      - The folders to clean, as absolute paths. A relative path, V(/) itself, and the system's folders
-        (C(/etc), C(/usr), C(/boot), C(/bin), C(/sbin), C(/lib), C(/proc), C(/sys) and what they hold)
-        are refused.
+      - The folders to clean, as absolute paths. A relative path, V(/) itself, the system's folders
+        (C(/etc), C(/usr), C(/boot), C(/bin), C(/sbin), C(/lib), C(/var/lib), C(/proc), C(/sys) and what they
+        hold), and whole C(/var), C(/home), C(/root), C(/opt), C(/srv), C(/run), C(/mnt) and C(/media) are refused,
+        as written and as the links on the way resolve.
     type: list
     elements: str
     required: true
@@ -157,7 +158,9 @@ from ansible_collections.runbook.ops.plugins.module_utils._files import Cleanup
 
 WARNING_LIMIT = 10
 # Folders whose files belong to the system, not to a clean-up by age: removing from them breaks the host.
-SYSTEM_FOLDERS = ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr")
+SYSTEM_FOLDERS = ("/bin", "/boot", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr", "/var/lib")
+# Folders that hold everything below them: a clean-up names the folder of its logs or temporary files inside.
+BROAD_FOLDERS = ("/home", "/media", "/mnt", "/opt", "/root", "/run", "/srv", "/var")
 
 
 def problems(params):
@@ -166,11 +169,14 @@ def problems(params):
         if not os.path.isabs(path):
             return f"paths must be absolute folders; {path!r} is relative."
         # (normpath keeps a leading //, which is the root folder all the same.)
-        normal = "/" + os.path.normpath(path).strip("/")
-        if normal == "/":
-            return f"paths must not be the root folder ({path!r})."
-        if any(normal == system or normal.startswith(system + "/") for system in SYSTEM_FOLDERS):
-            return f"paths must not be in a system folder ({path!r}); clean-up is for logs and temporary files."
+        # As written and as the links on the way resolve: a link to / must not lead into /etc.
+        for normal in ("/" + os.path.normpath(path).strip("/"), os.path.realpath(path)):
+            if normal == "/":
+                return f"paths must not be the root folder ({path!r})."
+            if any(normal == system or normal.startswith(system + "/") for system in SYSTEM_FOLDERS):
+                return f"paths must not be in a system folder ({path!r}); clean-up is for logs and temporary files."
+            if normal in BROAD_FOLDERS:
+                return f"paths must name the folder of the logs or temporary files, not all of {normal} ({path!r})."
     if not params["patterns"]:
         return "patterns must name at least one pattern."
     for option in ("patterns", "excludes"):

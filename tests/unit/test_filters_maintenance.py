@@ -24,6 +24,10 @@ def test_good_settings_have_no_problem():
 @pytest.mark.parametrize("change, problem", [
     ({"maintenance_level": "Daily"}, "maintenance_level must be one of daily, weekly, monthly, quarterly, not 'Daily'."),
     ({"maintenance_date": "2026-13-45"}, "maintenance_date must be a day as YYYY-MM-DD, not '2026-13-45'."),
+    ({"maintenance_date": "20261231"}, "maintenance_date must be a day as YYYY-MM-DD, not '20261231'."),
+    ({"maintenance_tls_hostnames": "shop.example.com"},
+     "maintenance_tls_hostnames must be a list, such as ['shop.example.com'], not 'shop.example.com'."),
+    ({"dr_drill_rpo_target_hours": "24h"}, "dr_drill_rpo_target_hours must be a number, more than 0, not '24h'."),
     ({"maintenance_connection_alert_threshold": "ninety"},
      "maintenance_connection_alert_threshold must be a number, more than 0, not 'ninety'."),
     ({"maintenance_archive_batch_size": 0}, "maintenance_archive_batch_size must be a number, more than 0, not 0."),

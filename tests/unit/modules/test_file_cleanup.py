@@ -227,6 +227,12 @@ def test_a_mount_below_is_not_entered_unless_asked(run):
         planted.unlink(missing_ok=True)
 
 
+def test_a_link_on_the_way_cannot_lead_into_a_system_folder(run, logs, tmp_path):
+    (tmp_path / "rootlink").symlink_to("/")
+    result = run(file_cleanup, {**cleanup_args(logs), "paths": [str(tmp_path / "rootlink/etc")]})
+    assert result["failed"] is True and "system folder" in result["msg"]
+
+
 @pytest.mark.parametrize("args, message", [
     ({"paths": ["relative/logs"]}, "paths must be absolute folders; 'relative/logs' is relative."),
     ({"paths": ["/"]}, "paths must not be the root folder ('/')."),
@@ -235,6 +241,9 @@ def test_a_mount_below_is_not_entered_unless_asked(run):
     ({"paths": ["/etc"]}, "paths must not be in a system folder ('/etc'); clean-up is for logs and temporary files."),
     ({"paths": ["/var/log/../../usr/lib"]},
      "paths must not be in a system folder ('/var/log/../../usr/lib'); clean-up is for logs and temporary files."),
+    ({"paths": ["/var/lib/dpkg"]},
+     "paths must not be in a system folder ('/var/lib/dpkg'); clean-up is for logs and temporary files."),
+    ({"paths": ["/home/"]}, "paths must name the folder of the logs or temporary files, not all of /home ('/home/')."),
     ({"older_than_days": -1}, "older_than_days must be 0 or more, not -1."),
     ({"patterns": []}, "patterns must name at least one pattern."),
     ({"patterns": ["logs/*.log"]}, "patterns match file names, not paths: 'logs/*.log' holds a /."),
