@@ -318,6 +318,7 @@ def test_check_mode_changes_nothing(maintenance, fake, postgres, ssh_hosts):
     files = host_files(ssh_hosts.host_folder(ssh_hosts.hosts[0]))
     rc, output = maintenance("--check", maintenance_level="monthly")
     assert rc == 0, output
+    assert "ok | archive | Check mode, nothing done: " in output
     assert files["old"].exists()
     assert rows(postgres, "SELECT count(*) FROM operation_logs") == "200"
     assert rows(postgres, "SELECT to_regclass('operation_logs_archive') IS NULL") == "t"
