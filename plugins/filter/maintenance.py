@@ -167,6 +167,31 @@ def json_lines(lines):
     return found
 
 
+def maintenance_outcome(results, hosts, disk_alert_percent):
+    """What a run came to, from its steps' results (in the order they ran) and its hosts' reports: the steps and
+    hosts that failed, what needs a look, each failure's error line, and one line per step and host for the log."""
+    failed = [name for name, step in results.items() if step.get("status") == "failed"]
+    warnings = [name for name, step in results.items() if step.get("status") == "warning"]
+    errors = [f"{name}: {results[name].get('summary', '')}" for name in failed]
+    lines = [f"{step.get('status')} | {name} | {step.get('summary', '')}" for name, step in results.items()]
+    limit = _a_number(disk_alert_percent)
+    for name, host in hosts.items():
+        if host.get("status") != "ok":
+            failed.append(f"host {name}")
+            errors.append(f"host {name}: {host.get('error') or 'failed'}")
+            lines.append(f"{host.get('status')} | host {name} | {host.get('error') or 'failed'}")
+            continue
+        cleanup, resources = host.get("cleanup", {}), host.get("resources", {})
+        warnings += [f"disk {disk.get('mount')} on {name}" for disk in resources.get("disks", [])
+                     if limit is not None and (_a_number(disk.get("percent")) or 0) > limit]
+        if cleanup.get("errors"):
+            warnings.append(f"clean-up errors on {name}")
+        if cleanup.get("missing_paths"):
+            warnings.append(f"clean-up folders missing on {name}")
+        lines.append(f"ok | host {name} | {cleanup.get('files_removed', 0)} file(s) removed")
+    return {"failed": failed, "warnings": warnings, "errors": errors, "lines": lines}
+
+
 def metric_changes(current, previous):
     """Each metric of ``current`` beside its value in ``previous``: name, before, after, change and percent.
 
@@ -218,4 +243,5 @@ def maintenance_year(entries):
 class FilterModule:
     def filters(self):
         return {"metric_changes": metric_changes, "maintenance_year": maintenance_year,
-                "maintenance_problems": maintenance_problems, "json_lines": json_lines}
+                "maintenance_problems": maintenance_problems, "json_lines": json_lines,
+                "maintenance_outcome": maintenance_outcome}

@@ -3,7 +3,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.ops.plugins.filter.maintenance import maintenance_problems, maintenance_year
-from ansible_collections.runbook.ops.plugins.filter.maintenance import metric_changes
+from ansible_collections.runbook.ops.plugins.filter.maintenance import maintenance_outcome, metric_changes
 
 GOOD = {
     "maintenance_level": "monthly",
@@ -80,3 +80,20 @@ def test_the_year_sums_runs_failures_archived_rows_and_drills():
     assert (year["database_bytes_first"], year["database_bytes_last"]) == (100, 150)
     assert year["drills"] == [{"date": "2026-03-29", "rto_seconds": 12.5, "rpo_seconds": 3600}]
     assert year["by_level"]["monthly"] == {"runs": 1, "failed": 1}
+
+
+def test_the_outcome_names_failed_steps_and_hosts_with_their_errors_and_what_needs_a_look():
+    results = {"backup": {"status": "ok", "summary": "Backup shop.dump"},
+               "tls": {"status": "warning", "summary": "5 days left"},
+               "archive": {"status": "failed", "summary": "lock timeout"}}
+    hosts = {"web1": {"status": "ok", "cleanup": {"files_removed": 3, "errors": [{"path": "/x"}], "missing_paths": []},
+                      "resources": {"disks": [{"mount": "/", "percent": 91.0}, {"mount": "/data", "percent": 10}]}},
+             "web2": {"status": "unreachable", "error": "Not reached over SSH: timed out"}}
+    outcome = maintenance_outcome(results, hosts, "85")
+    assert outcome == {
+        "failed": ["archive", "host web2"],
+        "warnings": ["tls", "disk / on web1", "clean-up errors on web1"],
+        "errors": ["archive: lock timeout", "host web2: Not reached over SSH: timed out"],
+        "lines": ["ok | backup | Backup shop.dump", "warning | tls | 5 days left", "failed | archive | lock timeout",
+                  "ok | host web1 | 3 file(s) removed", "unreachable | host web2 | Not reached over SSH: timed out"],
+    }
