@@ -170,6 +170,10 @@ latency:
       description: The median of RV(latency.samples_ms).
       type: float
       sample: 77.9
+    p95_ms:
+      description: The 95th percentile of RV(latency.samples_ms) by nearest rank (one of the samples).
+      type: float
+      sample: 82.4
     worst_ms:
       description: The longest of RV(latency.samples_ms).
       type: float

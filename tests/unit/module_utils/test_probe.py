@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.runbook.ops.plugins.module_utils import _probe
 from ansible_collections.runbook.ops.plugins.module_utils._probe import (
     CertificateError,
+    latency_summary,
     read_certificate,
     tls_report,
     wait_until_healthy,
@@ -134,8 +135,8 @@ def test_samples_time_each_probe_after_a_healthy_verdict(clock):
         verdict = wait_until_healthy(endpoint.url, [200], samples=4, clock=clock, sleep=clock.sleep)
 
     assert verdict["healthy"] is True and verdict["attempts"] == 1 and verdict["latency_ms"] == 120.0
-    assert verdict["latency"] == {"samples_ms": [120.0, 80.0, 300.0, 100.0], "median_ms": 110.0, "worst_ms": 300.0,
-                                  "count": 4, "unhealthy": 0}
+    assert verdict["latency"] == {"samples_ms": [120.0, 80.0, 300.0, 100.0], "median_ms": 110.0, "p95_ms": 300.0,
+                                  "worst_ms": 300.0, "count": 4, "unhealthy": 0}
     assert endpoint.requests == 4 and clock.sleeps == []  # one sample after the other
 
 
@@ -144,9 +145,17 @@ def test_an_unhealthy_sample_is_timed_and_counted_but_the_verdict_stands(clock):
         verdict = wait_until_healthy(endpoint.url, [200], samples=3, clock=clock, sleep=clock.sleep)
 
     assert verdict["healthy"] is True and verdict["status"] == 200 and verdict["reason"] == ""
-    assert verdict["latency"] == {"samples_ms": [50.0, 200.0, 70.0], "median_ms": 70.0, "worst_ms": 200.0,
-                                  "count": 3, "unhealthy": 1}
+    assert verdict["latency"] == {"samples_ms": [50.0, 200.0, 70.0], "median_ms": 70.0, "p95_ms": 200.0,
+                                  "worst_ms": 200.0, "count": 3, "unhealthy": 1}
     assert endpoint.requests == 3
+
+
+def test_the_95th_percentile_is_the_nearest_rank_and_leaves_out_the_worst_of_twenty_one():
+    samples = [float(ms) for ms in range(100, 121)]  # 21 samples: rank ceil(0.95 * 21) = 20
+
+    assert latency_summary(samples, 0)["p95_ms"] == 119.0
+    assert latency_summary(samples, 0)["worst_ms"] == 120.0
+    assert latency_summary([5.0, 1.0], 0)["p95_ms"] == 5.0
 
 
 def test_samples_start_with_the_probe_that_gave_the_verdict(clock):
@@ -165,8 +174,8 @@ def test_an_unhealthy_verdict_is_not_sampled(clock):
         verdict = wait_until_healthy(endpoint.url, [200], samples=5, clock=clock, sleep=clock.sleep)
 
     assert verdict["healthy"] is False
-    assert verdict["latency"] == {"samples_ms": [30.0], "median_ms": 30.0, "worst_ms": 30.0, "count": 1,
-                                  "unhealthy": 1}
+    assert verdict["latency"] == {"samples_ms": [30.0], "median_ms": 30.0, "p95_ms": 30.0, "worst_ms": 30.0,
+                                  "count": 1, "unhealthy": 1}
     assert endpoint.requests == 1
 
 
