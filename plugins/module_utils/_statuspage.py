@@ -61,14 +61,19 @@ def incident_kind(incident):
     return "incident"
 
 
-def created_moment(item):
-    """When an incident or update was created, for sorting; the oldest possible when unknown or unreadable."""
+def moment_of(item, field):
+    """An incident's or update's time ``field``; the oldest possible when unknown or unreadable."""
     try:
-        moment = datetime.datetime.fromisoformat((item.get("created_at") or "").replace("Z", "+00:00"))
+        moment = datetime.datetime.fromisoformat((item.get(field) or "").replace("Z", "+00:00"))
     except ValueError:
         return datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
     # Statuspage answers in the page's time zone; a time without one is read as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+def created_moment(item):
+    """When an incident or update was created, for sorting."""
+    return moment_of(item, "created_at")
 
 
 def newest_first(incidents):
@@ -159,6 +164,23 @@ class StatuspageClient:
         listed = (self._all_pages("/incidents/scheduled", {}, "per_page")
                   + self._all_pages("/incidents/active_maintenance", {}, "per_page"))
         return list({incident.get("id"): incident for incident in listed}.values())
+
+    def incidents_since(self, since, lookback_days=7):
+        """Incidents created, updated or resolved at or after ``since`` (an aware datetime).
+
+        The listing comes newest first; reading stops after the first page whose oldest item was created
+        ``lookback_days`` before ``since``, so a quiet page's whole history is not read every morning.
+        """
+        oldest_wanted = since - datetime.timedelta(days=lookback_days)
+        found, page = [], 1
+        while True:
+            batch = self._request("GET", "/incidents", query={"limit": PAGE_SIZE, "page": page}, shape=list)
+            found.extend(item for item in batch
+                         if max(created_moment(item), moment_of(item, "updated_at"), moment_of(item, "resolved_at"))
+                         >= since)
+            if len(batch) < PAGE_SIZE or min(created_moment(item) for item in batch) < oldest_wanted:
+                return list({item.get("id"): item for item in found}.values())
+            page += 1
 
     def incident(self, incident_id):
         return self._request("GET", f"/incidents/{urllib.parse.quote(incident_id, safe='')}")

@@ -17,8 +17,18 @@ description:
     current time lies inside its window (Statuspage moves it on only if told to, so the window counts too).
   - A scheduled maintenance whose window cannot be read is counted as active, and its reason says so, since a
     freeze gate that cannot tell must not let a change through.
+  - With O(since), also lists in RV(recent) the incidents created, updated or resolved since then, for the
+    daily checks.
 version_added: 0.1.0
 author: runbook.ops maintainers (@runbook-ops)
+options:
+  since:
+    description:
+      - An ISO 8601 time with an offset (or Z). When given, RV(recent) lists the incidents (not maintenances)
+        created, updated or resolved at or after it.
+      - The listing is read newest first and stops a week before O(since); an incident opened earlier than that
+        and still unresolved is in RV(unresolved) all the same.
+    type: str
 extends_documentation_fragment:
   - runbook.ops.attributes
   - runbook.ops.statuspage
@@ -47,6 +57,11 @@ EXAMPLES = r"""
 - name: Read what is open on the status page
   runbook.ops.statuspage_incident_info:
   register: statuspage
+
+- name: Read what happened on the status page since last evening as well
+  runbook.ops.statuspage_incident_info:
+    since: "2026-12-04T09:00:00Z"
+  register: statuspage_day
 
 - name: Hold the deploy while an incident is open or a maintenance runs
   ansible.builtin.assert:
@@ -81,6 +96,13 @@ maintenances:
     - Those V(scheduled) (still to come, or past their window but never completed) and those V(in_progress)
       or V(verifying).
   returned: success
+  type: list
+  elements: dict
+recent:
+  description:
+    - The incidents (not maintenances) created, updated or resolved at or after O(since), newest first, in the
+      shape of RV(unresolved).
+  returned: when O(since) is given
   type: list
   elements: dict
 active_maintenances:
@@ -176,12 +198,21 @@ def maintenance_reason(maintenance, state):
 
 
 def main():
-    module = AnsibleModule(argument_spec=statuspage_argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=statuspage_argument_spec(since={"type": "str"}),
+                           supports_check_mode=True)
+
+    since = None
+    if module.params["since"] is not None:
+        since = moment(module.params["since"])
+        if since is None or "T" not in module.params["since"]:
+            module.fail_json(msg=f"since must be an ISO 8601 time such as 2026-12-04T18:00:00+09:00, not "
+                                 f"{module.params['since']!r}.")
 
     client = statuspage_client(module)
     try:
         listed_incidents = client.unresolved_incidents()
         listed_maintenances = client.open_maintenances()
+        listed_recent = client.incidents_since(since) if since else None
     except APIError as exc:
         module.fail_json(msg=str(exc), **exc.to_result())
 
@@ -203,8 +234,13 @@ def main():
             active.append(maintenance)
             reasons.append(maintenance_reason(maintenance, state))
 
+    recent = {}
+    if listed_recent is not None:
+        recent["recent"] = [summarize(incident, key_of(incident))
+                            for incident in newest_first(listed_recent) if incident_kind(incident) == "incident"]
     module.exit_json(
         changed=False,
+        **recent,
         unresolved=[summarize(incident, key_of(incident)) for incident in incidents],
         maintenances=[summarize(maintenance, key_of(maintenance)) for maintenance in maintenances],
         active_maintenances=[summarize(maintenance, key_of(maintenance)) for maintenance in active],

@@ -199,3 +199,57 @@ def test_an_unreadable_window_freezes_and_says_so(fake, run):
     assert result["freeze_reasons"] == [
         f'Maintenance "Mystery window" is scheduled, but its window (from next Tuesday until '
         f'{result["maintenances"][0]["scheduled_until"]}) cannot be read; counted as active.']
+
+
+def backdate(fake, days_by_name):
+    """Move incidents' creation (and last update) back by some days, as if they had been opened then."""
+    state = fake.statuspage.state()
+    for incident in state["pages"][0]["incidents"]:
+        if incident["name"] in days_by_name:
+            moment = (NOW - datetime.timedelta(days=days_by_name[incident["name"]])).isoformat(timespec="milliseconds")
+            incident.update(created_at=moment, updated_at=moment,
+                            resolved_at=moment if incident["resolved_at"] else None)
+    fake.statuspage.load(state)
+
+
+def test_since_lists_the_incidents_of_the_window_newest_first_and_no_maintenance(fake, run):
+    statuspage = client(fake)
+    for name in ("Old and closed", "Yesterday", "This morning"):
+        incident = statuspage.create_incident({"name": name})
+        if name != "This morning":
+            statuspage.update_incident(incident["id"], {"status": "resolved"})
+    maintenance(fake, "Tonight's upgrade", 12, 13)
+    backdate(fake, {"Old and closed": 3, "Yesterday": 0.5, "This morning": 0.1})
+
+    result = run(statuspage_incident_info, args(fake, since=at(-24)))
+
+    assert [incident["name"] for incident in result["recent"]] == ["This morning", "Yesterday"]
+    assert result["recent"][1]["status"] == "resolved" and result["recent"][1]["resolved_at"]
+    assert [incident["name"] for incident in result["unresolved"]] == ["This morning"]
+
+
+def test_since_pages_back_only_a_week_before_the_window(fake, run):
+    statuspage = client(fake)
+    for number in range(150):
+        statuspage.update_incident(statuspage.create_incident({"name": f"Old {number}"})["id"], {"status": "resolved"})
+    statuspage.create_incident({"name": "Fresh"})
+    backdate(fake, {f"Old {number}": 30 for number in range(150)})
+    fake.statuspage.clear_requests()
+
+    result = run(statuspage_incident_info, args(fake, since=at(-24)))
+
+    assert [incident["name"] for incident in result["recent"]] == ["Fresh"]
+    # The first page already reaches back more than a week: the second is never asked for.
+    assert [r["query"].get("page") for r in fake.statuspage.requests() if r["path"].endswith("/incidents")] == ["1"]
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-12-04", ""])
+def test_a_since_that_is_no_time_fails_before_any_request(fake, run, since):
+    result = run(statuspage_incident_info, args(fake, since=since))
+
+    assert result["failed"] is True and "since must be an ISO 8601 time" in result["msg"]
+    assert fake.statuspage.requests() == []
+
+
+def test_without_since_there_is_no_recent_listing(fake, run):
+    assert "recent" not in run(statuspage_incident_info, args(fake))
