@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, runbook.ops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""PagerDuty: events through the Events API v2, and the incident listing of the REST API.
+"""PagerDuty: events through the Events API v2, and the incident listings of the REST API.
 
 Private to this collection: the interface may change in any release.
 
@@ -12,6 +12,7 @@ key is one of the HTTP layer's secrets and a shown body always carries it masked
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import json
 
@@ -25,7 +26,9 @@ MASK = "********"
 
 ALERT_ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
 OPEN_STATUSES = ("triggered", "acknowledged")
+URGENCIES = ("high", "low")
 ROUTING_KEY_LENGTH = 32
 DEDUP_KEY_MAX = 255
 SUMMARY_MAX = 1024
@@ -33,6 +36,10 @@ REQUEST_MAX_BYTES = 512 * 1024
 PAGE_SIZE_MAX = 100
 # PagerDuty answers 400 once offset + limit passes this.
 PAGING_END = 10000
+# PagerDuty lists at most 6 months between since and until. How it counts them is not published, so a
+# window must fit both 6 calendar months and 183 days; the narrower bound rules.
+WINDOW_MONTHS = 6
+WINDOW_DAYS_MAX = 183
 
 
 def read_events_error(body):
@@ -99,6 +106,65 @@ def timestamp_problem(value):
     if parsed.tzinfo is None:
         return f"timestamp {value!r} has no UTC offset; add Z or +HH:MM so PagerDuty does not guess the zone."
     return None
+
+
+def _moment(name, value):
+    """``value`` (ISO 8601 text or a datetime) as an aware datetime; ValueError naming the option when it is none."""
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{name} {value!r} is not an ISO 8601 time (for example 2026-05-01T09:30:00+09:00 "
+                             "or 2026-05-01T00:30:00Z).") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} {value!r} has no UTC offset; add Z or +HH:MM so the window does not depend on "
+                         "the zone the controller runs in.")
+    # Far-off years would overflow the date arithmetic below; no incident is that old or that new.
+    if not 1970 <= moment.year <= 9000:
+        raise ValueError(f"{name} {value!r} is not a time PagerDuty can hold incidents for.")
+    return moment
+
+
+def _months_later(moment, months):
+    """The same day and time ``months`` calendar months later; a day the month lacks becomes its last."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def latest_until(since):
+    """The latest ``until`` PagerDuty takes with this ``since``."""
+    return min(_months_later(since, WINDOW_MONTHS), since + datetime.timedelta(days=WINDOW_DAYS_MAX))
+
+
+def iso_utc(moment):
+    """An aware datetime as ISO 8601 text in UTC, ending in Z."""
+    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def read_window(since, until=None, now=None):
+    """``(since, until)`` as aware datetimes, ``until`` now when not given.
+
+    Raises ValueError saying what is wrong with a window PagerDuty would refuse, so that
+    nothing is sent for it.
+    """
+    since = _moment("since", since)
+    if until is None or (isinstance(until, str) and not until.strip()):
+        # Whole seconds read better in a report.
+        until = now or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    until = _moment("until", until)
+    if until <= since:
+        raise ValueError(f"until ({iso_utc(until)}) must be later than since ({iso_utc(since)}).")
+    latest = latest_until(since)
+    if until > latest:
+        days = (until - since).total_seconds() / 86400
+        raise ValueError(f"The window from since ({iso_utc(since)}) to until ({iso_utc(until)}) spans {days:.1f} "
+                         f"days; PagerDuty lists at most {WINDOW_MONTHS} months at a time, so until may be at most "
+                         f"{iso_utc(latest)}. Read a longer time in several windows.")
+    return since, until
 
 
 def _without_empty(mapping):
@@ -234,15 +300,47 @@ class PagerDutyREST:
                                secrets=[token], **http_options)
 
     def incidents(self, incident_key=None, statuses=None, date_range="all", page_size=PAGE_SIZE_MAX):
-        """Every incident that matches, following ``more`` page after page."""
-        limit = max(1, min(page_size, PAGE_SIZE_MAX))
-        query = {"limit": limit, "offset": 0}
+        """Every incident that matches, following ``more`` page after page (at most 10000, see ``listing``)."""
+        query = {}
         if date_range:
             query["date_range"] = date_range
         if incident_key:
             query["incident_key"] = incident_key
         if statuses:
             query["statuses[]"] = list(statuses)
+        return self.listing(query, page_size)["incidents"]
+
+    def incidents_between(self, since, until=None, statuses=None, urgencies=None, service_ids=None,
+                          page_size=PAGE_SIZE_MAX):
+        """The incidents created from ``since`` until ``until`` (now when None), oldest first.
+
+        ``since`` and ``until`` are ISO 8601 texts with an offset, or aware datetimes. A window PagerDuty
+        would refuse raises ValueError before any request. Returns the ``listing``, with the window
+        as it was asked for, in UTC.
+        """
+        since, until = read_window(since, until)
+        unknown = sorted(set(statuses or ()) - set(INCIDENT_STATUSES)) + sorted(set(urgencies or ()) - set(URGENCIES))
+        if unknown:
+            raise ValueError(f"Unknown statuses or urgencies: {', '.join(unknown)}. Statuses are "
+                             f"{', '.join(INCIDENT_STATUSES)}; urgencies are {', '.join(URGENCIES)}.")
+        # Times come back in UTC whatever the account's zone, and the oldest first keeps the pages in a stable order.
+        query = {"since": iso_utc(since), "until": iso_utc(until), "time_zone": "UTC", "sort_by": "created_at:asc"}
+        if statuses:
+            query["statuses[]"] = list(statuses)
+        if urgencies:
+            query["urgencies[]"] = list(urgencies)
+        if service_ids:
+            query["service_ids[]"] = list(service_ids)
+        return {**self.listing(query, page_size), "since": query["since"], "until": query["until"]}
+
+    def listing(self, query, page_size=PAGE_SIZE_MAX):
+        """``{"incidents": [...], "truncated": bool}`` for a ``GET /incidents`` query, page after page.
+
+        PagerDuty refuses a page whose offset and limit pass 10000, so the listing stops there and says
+        ``truncated`` when PagerDuty still had more.
+        """
+        limit = max(1, min(page_size, PAGE_SIZE_MAX))
+        query = {**query, "limit": limit, "offset": 0}
         found = []
         while True:
             response = self.http.request("GET", "/incidents", query=query)
@@ -251,7 +349,9 @@ class PagerDutyREST:
                 raise APIError(REST_SERVICE, "GET", "/incidents", response.status, "the answer has no incidents list",
                                hint="The API URL may not point at PagerDuty's REST API.", origin=self.http.base_url)
             found.extend(page["incidents"])
-            # An empty page that claims more would loop for ever; PagerDuty stops paging at 10000.
-            if not page.get("more") or not page["incidents"] or query["offset"] + 2 * limit > PAGING_END:
-                return found
+            # An empty page that claims more would loop for ever.
+            if not page.get("more") or not page["incidents"]:
+                return {"incidents": found, "truncated": False}
+            if query["offset"] + 2 * limit > PAGING_END:
+                return {"incidents": found, "truncated": True}
             query["offset"] += limit

@@ -24,7 +24,9 @@ routing key is refused with 400; a request over 512 KB is refused with 400;
 the REST rate limit (state ``rest_rate_limit``, 960 a minute) counts requests
 of all tokens together in fixed windows; ``user_ids[]`` matches nothing, as
 no incident here is assigned to anyone; ``time_zone`` and ``include[]`` are
-accepted and ignored.
+accepted and ignored. An incident of the state may name its ``priority``
+(for example ``"P1"``); the listing renders it as a priority object with that
+name, and null when it names none.
 """
 import hashlib
 import re
@@ -432,6 +434,12 @@ class PagerDutyServer(FakeServer):
                 "self": f"{self.url}/{collection}/{object_id}",
                 "html_url": f"https://{self._state.get('subdomain', 'sandbox')}.pagerduty.com/{collection}/{object_id}"}
 
+    def _priority(self, name):
+        if not name:
+            return None
+        reference = self._reference("priority", "priorities", pd_id("P", f"priority:{name}"), name)
+        return {**reference, "type": "priority", "name": name}
+
     def _render_incident(self, incident):
         service = self._service(incident["service"]) or {"id": incident["service"], "name": incident["service"]}
         alerts = [a for a in self._state.get("alerts", []) if a["incident"] == incident["id"]]
@@ -450,7 +458,7 @@ class PagerDutyServer(FakeServer):
                 "escalation_policy": self._reference("escalation_policy", "escalation_policies", policy["id"],
                                                      policy["name"]),
                 "teams": [self._reference("team", "teams", team, team) for team in service.get("teams", [])],
-                "priority": None, "incident_type": {"name": "incident_default"},
+                "priority": self._priority(incident.get("priority")), "incident_type": {"name": "incident_default"},
                 "alert_counts": {"all": len(alerts),
                                  "triggered": sum(a["status"] != "resolved" for a in alerts),
                                  "resolved": sum(a["status"] == "resolved" for a in alerts)}}

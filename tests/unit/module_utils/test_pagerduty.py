@@ -10,9 +10,12 @@ from ansible_collections.runbook.ops.plugins.module_utils._pagerduty import (
     PagerDutyREST,
     build_event,
     event_problems,
+    iso_utc,
+    latest_until,
     now_iso,
     read_events_error,
     read_rest_error,
+    read_window,
     timestamp_problem,
 )
 
@@ -338,3 +341,118 @@ def test_a_rest_answer_without_incidents_is_an_error(fake, clock):
     fake.pagerduty.add_faults([{"path": "^/incidents$", "action": "status", "status": 200, "body": {"users": []}}])
     with pytest.raises(APIError, match="the answer has no incidents list"):
         rest(fake, clock).incidents(incident_key="k")
+
+
+# ----- REST API: incidents in a time window ------------------------------------------------------
+
+UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize("since, until, expected", [
+    ("2026-05-01T18:00:00+09:00", "2026-05-02T09:00:00+09:00",
+     (datetime.datetime(2026, 5, 1, 9, tzinfo=UTC), datetime.datetime(2026, 5, 2, 0, tzinfo=UTC))),
+    (" 2026-05-01T09:00:00Z\n", datetime.datetime(2026, 5, 1, 10, tzinfo=UTC),
+     (datetime.datetime(2026, 5, 1, 9, tzinfo=UTC), datetime.datetime(2026, 5, 1, 10, tzinfo=UTC))),
+    ("2026-01-31T00:00:00Z", "2026-07-31T00:00:00Z",
+     (datetime.datetime(2026, 1, 31, tzinfo=UTC), datetime.datetime(2026, 7, 31, tzinfo=UTC))),
+])
+def test_read_window_takes_iso_text_or_datetimes(since, until, expected):
+    assert read_window(since, until) == expected
+
+
+def test_read_window_ends_now_without_until():
+    now = datetime.datetime(2026, 5, 2, 0, 0, tzinfo=UTC)
+    assert read_window("2026-05-01T00:00:00Z", None, now=now)[1] == now
+    assert read_window("2026-05-01T00:00:00Z", " ", now=now)[1] == now
+
+
+@pytest.mark.parametrize("since, until, expected", [
+    ("last night", None, "since 'last night' is not an ISO 8601 time"),
+    ("2026-05-01T00:00:00", None, "since '2026-05-01T00:00:00' has no UTC offset"),
+    ("2026-05-01T00:00:00Z", "2026-05-02", "until '2026-05-02' has no UTC offset"),
+    ("2026-05-01T00:00:00Z", "2026-04-30T23:59:59Z", "until (2026-04-30T23:59:59Z) must be later than since"),
+    ("2026-05-01T00:00:00Z", "2026-05-01T09:00:00+09:00", "must be later than since"),
+    ("2026-05-01T00:00:00Z", "2026-11-01T00:00:01Z", "spans 184.0 days; PagerDuty lists at most 6 months"),
+    ("0001-01-01T00:00:00+05:00", "0001-02-01T00:00:00+05:00", "is not a time PagerDuty can hold incidents for"),
+    ("9999-12-31T00:00:00Z", "9999-12-31T23:00:00-05:00", "since '9999-12-31T00:00:00Z' is not a time"),
+])
+def test_read_window_refuses_what_pagerduty_would(since, until, expected):
+    now = datetime.datetime(2026, 5, 2, tzinfo=UTC)
+    with pytest.raises(ValueError) as caught:
+        read_window(since, until, now=now)
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("since, latest", [
+    ("2026-01-01T00:00:00Z", "2026-07-01T00:00:00Z"),  # 181 days
+    ("2026-08-31T12:00:00Z", "2027-02-28T12:00:00Z"),  # no February 31st
+    ("2027-08-31T00:00:00Z", "2028-02-29T00:00:00Z"),
+    ("2026-07-01T00:00:00Z", "2026-12-31T00:00:00Z"),  # six calendar months are 184 days: 183 rule
+])
+def test_latest_until_is_six_months_but_never_past_183_days(since, latest):
+    assert iso_utc(latest_until(datetime.datetime.fromisoformat(since))) == latest
+
+
+def test_iso_utc_names_utc_with_z():
+    assert iso_utc(datetime.datetime(2026, 5, 1, 18, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))) == \
+        "2026-05-01T09:00:00Z"
+
+
+def test_incidents_between_sends_the_window_and_filters(fake):
+    load_incidents(fake, 5)
+    listing = rest(fake).incidents_between("2026-05-01T09:00:02+09:00", "2026-05-01T00:00:05Z",
+                                           statuses=["triggered", "resolved"], urgencies=["high"],
+                                           service_ids=["PSBX001"])
+    # Numbers 2 to 4 are in the window; 2 is resolved, 3 triggered and 4 acknowledged.
+    assert [i["incident_number"] for i in listing["incidents"]] == [2, 3]
+    assert (listing["truncated"], listing["since"], listing["until"]) == (
+        False, "2026-05-01T00:00:02Z", "2026-05-01T00:00:05Z")
+    sent = fake.pagerduty.requests()[0]
+    assert sent["query_lists"]["statuses[]"] == ["triggered", "resolved"]
+    assert sent["query_lists"]["urgencies[]"] == ["high"] and sent["query_lists"]["service_ids[]"] == ["PSBX001"]
+    assert (sent["query"]["since"], sent["query"]["time_zone"], sent["query"]["sort_by"]) == (
+        "2026-05-01T00:00:02Z", "UTC", "created_at:asc")
+    assert "date_range" not in sent["query"]
+
+
+@pytest.mark.parametrize("window, filters, expected", [
+    (("2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z"), {}, "PagerDuty lists at most 6 months"),
+    (("2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"), {"statuses": ["open"]}, "Unknown statuses or urgencies: open"),
+    (("2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z"), {"urgencies": ["urgent"]}, "urgencies: urgent"),
+])
+def test_incidents_between_refuses_before_any_request(fake, window, filters, expected):
+    with pytest.raises(ValueError, match=expected):
+        rest(fake).incidents_between(*window, **filters)
+    assert fake.pagerduty.requests() == []
+
+
+def test_incidents_between_waits_out_a_429_with_retry_after(fake, clock):
+    load_incidents(fake, 3)
+    fake.pagerduty.add_faults([{"path": "^/incidents$", "action": "status", "status": 429,
+                                "headers": {"Retry-After": "3"}, "times": 2}])
+    listing = rest(fake, clock).incidents_between("2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z")
+    assert [i["incident_number"] for i in listing["incidents"]] == [1, 2, 3]
+    assert clock.sleeps == [3.0, 3.0] and len(fake.pagerduty.requests()) == 3
+
+
+def test_a_listing_stops_at_the_paging_end_and_says_it_was_cut_short(fake):
+    page = {"incidents": [{"id": "QMANY"}] * 100, "limit": 100, "offset": 0, "more": True, "total": None}
+    fake.pagerduty.add_faults([{"path": "^/incidents$", "action": "status", "status": 200, "body": page,
+                                "times": 200}])
+    listing = rest(fake).listing({"date_range": "all"})
+    assert listing["truncated"] is True and len(listing["incidents"]) == 10000
+    # The last page asked for ends exactly at 10000, which PagerDuty still serves.
+    last = fake.pagerduty.requests()[-1]["query"]
+    assert int(last["offset"]) + int(last["limit"]) == 10000
+
+
+def test_an_empty_page_that_claims_more_ends_the_listing_without_truncation(fake):
+    page = {"incidents": [], "limit": 100, "offset": 0, "more": True, "total": None}
+    fake.pagerduty.add_faults([{"path": "^/incidents$", "action": "status", "status": 200, "body": page}])
+    assert rest(fake).listing({"date_range": "all"}) == {"incidents": [], "truncated": False}
+    assert len(fake.pagerduty.requests()) == 1
+
+
+def test_incidents_still_returns_a_plain_list(fake):
+    load_incidents(fake, 2)
+    assert [i["incident_number"] for i in rest(fake).incidents(incident_key="webapp/health")] == [1, 2]
