@@ -1,0 +1,430 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, runbook.ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What a daily check comes to: its measurements for the history, its verdict, and its report as a document the
+reports role renders (Markdown and HTML) and summarises for Slack.
+
+The role gathers; this filter decides and words. It is Python rather than Jinja because a report is many small
+decisions (what is missing, what needs a look, which gap to leave), and they read and test better here.
+Documentation is in the YAML file of the same name beside this one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.runbook.ops.plugins.filter.reports import (
+    history_series,
+    oncall_handoff,
+    threshold_breaches,
+)
+
+SEVERITIES = ("P1", "P2", "P3", "P4")
+
+
+def _number(value):
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(value, digits=1):
+    """A number as a report shows it: whole numbers without decimals, others rounded; '-' when unknown."""
+    number = _number(value)
+    if number is None:
+        return "-"
+    return f"{number:,.0f}" if number.is_integer() or abs(number) >= 1000 else f"{number:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _mib(value):
+    number = _number(value)
+    return "-" if number is None else f"{number / 1048576:,.1f} MiB"
+
+
+def _local(text, zone, pattern="%m-%d %H:%M"):
+    """An ISO 8601 time as the team reads it, in its own time zone."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text or "-")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(zoneinfo.ZoneInfo(zone)).strftime(pattern)
+
+
+class _Report:
+    """One check's report being written: its sections, summary lines, measurements and what needs a look."""
+
+    def __init__(self, gathered, words):
+        self.data = gathered
+        self.words = words
+        self.zone = gathered["time_zone"]
+        self.windows = gathered["windows"]
+        self.sections = []
+        self.summary = []
+        self.metrics = {}
+        self.warnings = []
+        self.failures = []
+
+    def say(self, key, **values):
+        return self.words[key].format(**values)
+
+    def section(self, key, lines=None, table=None, charts=None):
+        self.sections.append({"title": self.words["sections"][key], "lines": lines or [], "table": table,
+                              "charts": charts or []})
+
+    def unread(self, source, error):
+        line = self.say("not_read", source=source, error=error)
+        self.warnings.append(line)
+        return line
+
+    # ----- charts from the history ----------------------------------------------------------------------
+    def history(self):
+        """The history before this check, with this check's own measurements as its last line."""
+        return list(self.data.get("history") or []) + [{"phase": self.data["phase"], "at": self.windows["now"],
+                                                        "metrics": self.metrics}]
+
+    def line_chart(self, chart_id, title, unit, lines, start, end, step_hours, label_format, phases=None):
+        records = [record for record in self.history() if phases is None or record.get("phase") in phases]
+        data = history_series(records, lines, start, end, step_hours, self.zone, label_format)
+        return {"id": chart_id, "type": "line", "title": title, "unit": unit, "labels": data["labels"],
+                "series": data["series"], "empty": data["readings"] == 0}
+
+    def day_chart(self, chart_id, title, unit, lines):
+        """Readings of today, hour by hour, up to the next full hour."""
+        end = datetime.datetime.fromisoformat(self.windows["day_start"].replace("Z", "+00:00")) \
+            + datetime.timedelta(hours=max(1, int(float(self.windows["hours_since_day_start"])) + 1))
+        return self.line_chart(chart_id, title, unit, lines, self.windows["day_start"],
+                               end.strftime("%Y-%m-%dT%H:%M:%SZ"), 1, "%H:%M")
+
+    def days_chart(self, chart_id, title, unit, lines, days, step_days=1, phases=("morning",)):
+        end = datetime.datetime.fromisoformat(self.windows["tomorrow_start"].replace("Z", "+00:00"))
+        start = end - datetime.timedelta(days=days)
+        return self.line_chart(chart_id, title, unit, lines, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               end.strftime("%Y-%m-%dT%H:%M:%SZ"), 24 * step_days, "%m-%d", phases)
+
+    def severity_chart(self, incidents):
+        bars = {severity: 0 for severity in SEVERITIES}
+        for incident in incidents:
+            if incident.get("severity") in bars:
+                bars[incident["severity"]] += 1
+        return {"id": "incidents_by_severity", "type": "bar", "title": self.words["charts"]["incidents"],
+                "unit": "", "bars": bars, "empty": False}
+
+    # ----- what each check reads --------------------------------------------------------------------------
+    def response_time(self, latency, healthy):
+        median, p95 = (latency or {}).get("median_ms"), (latency or {}).get("p95_ms")
+        if healthy and _number(median) is not None:
+            self.metrics.update({"response.median_ms": _number(median), "response.p95_ms": _number(p95)})
+            line = self.say("response", median=_shown(median), p95=_shown(p95), samples=len(latency.get("samples_ms") or []))
+        else:
+            line = self.say("response_unknown")
+        chart = self.day_chart("response_time", self.words["charts"]["response"], "ms",
+                               {"median": "response.median_ms", "p95": "response.p95_ms"})
+        return line, chart
+
+    def incidents(self, since):
+        """The incidents of the window from the three places they are kept; returns the summary line."""
+        rows, counts, unread = [], {}, []
+        pagerduty = self.data.get("pagerduty") or {}
+        if pagerduty.get("enabled"):
+            if pagerduty.get("error"):
+                unread.append(self.unread("PagerDuty", pagerduty["error"]))
+            for incident in pagerduty.get("incidents") or []:
+                rows.append(["PagerDuty", f"#{incident.get('incident_number')}", incident.get("title"),
+                             incident.get("status"), incident.get("urgency"), _local(incident.get("created_at"), self.zone),
+                             _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
+            counts["PagerDuty"] = len(pagerduty.get("incidents") or [])
+        statuspage = self.data.get("statuspage") or {}
+        if statuspage.get("enabled"):
+            if statuspage.get("error"):
+                unread.append(self.unread("Statuspage", statuspage["error"]))
+            for incident in statuspage.get("recent") or []:
+                rows.append(["Statuspage", incident.get("key") or incident.get("id"), incident.get("name"),
+                             incident.get("status"), incident.get("impact"), _local(incident.get("created_at"), self.zone),
+                             _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
+            counts["Statuspage"] = len(statuspage.get("recent") or [])
+        runbook = self.data.get("incidents") or []
+        for incident in runbook:
+            rows.append(["runbook", incident["incident_id"], incident.get("title"), incident.get("status"),
+                         incident.get("severity"), _local(incident["declared_at"], self.zone),
+                         _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
+        counts["runbook"] = len(runbook)
+        self.metrics.update({f"incidents.{source.lower()}": count for source, count in counts.items()})
+        for severity in SEVERITIES:
+            self.metrics[f"incidents.{severity}"] = sum(incident.get("severity") == severity for incident in runbook)
+        still_open = [incident for incident in runbook if incident.get("status") != "resolved"]
+        if still_open:
+            self.warnings.append(self.say("incidents_open", ids=", ".join(i["incident_id"] for i in still_open)))
+        self.section("incidents", [self.say("incidents_since", since=_local(since, self.zone))] + unread,
+                     {"columns": self.words["columns"]["incidents"], "rows": rows}, [self.severity_chart(runbook)])
+        return self.say("incidents", since=_local(since, self.zone),
+                        counts=", ".join(f"{source} {count}" for source, count in counts.items()))
+
+    def hosts(self, kind):
+        """The ops hosts' reports of this check; an unreachable or failed host needs a look."""
+        found = {}
+        for name, report in sorted((self.data.get("hosts") or {}).items()):
+            if report.get("status") != "ok":
+                self.warnings.append(self.say("host_unread", host=name, error=report.get("error") or report.get("status")))
+            else:
+                found[name] = report.get(kind) or {}
+        return found
+
+    # ----- the three checks -------------------------------------------------------------------------------
+    def morning(self):
+        health = self.data.get("health") or {}
+        checks = health.get("checks") or {}
+        self.metrics["health.ok"] = 1 if health.get("healthy") else 0
+        lines = [f"{name}: {check.get('verdict')}" + (f" ({check.get('reason')})" if check.get("reason") and
+                                                       check.get("verdict") in ("fail", "warn") else "")
+                 for name, check in checks.items()]
+        if not health.get("healthy"):
+            self.failures.append(self.say("unhealthy", checks=", ".join(health.get("failed_checks") or []) or "?"))
+        response = checks.get("response_time") or {}
+        response_line, response_chart = self.response_time(
+            {"median_ms": response.get("median_ms"), "p95_ms": response.get("p95_ms"),
+             "samples_ms": [None] * int(_number(response.get("samples")) or 0)},
+            response.get("verdict") in ("pass", "fail"))
+        self.section("health", lines + [response_line], charts=[response_chart])
+        self.summary.append(self.say("healthy" if health.get("healthy") else "unhealthy_summary"))
+        self.summary.append(response_line)
+
+        self.summary.append(self.incidents(self.windows["since_evening"]))
+        self.backups()
+        self.sizes()
+        self.security()
+
+    def backups(self):
+        backups = self.data.get("backups") or {}
+        rows, lines = [], []
+        if backups.get("error"):
+            lines.append(self.unread(self.words["sources"]["backups"], backups["error"]))
+        for entry in backups.get("backups") or []:
+            database = entry.get("database")
+            self.metrics[f"backup.{database}.age_hours"] = _number(entry.get("age_hours"))
+            rows.append([database, entry.get("newest") or "-", _shown(entry.get("age_hours")),
+                         self.words["yes"] if entry.get("verified") else self.words["no"], _mib(entry.get("size_bytes")),
+                         " ".join(entry.get("problems") or [])])
+            for problem in entry.get("problems") or []:
+                self.warnings.append(f"{database}: {problem}")
+        databases = [entry.get("database") for entry in backups.get("backups") or []]
+        chart = self.days_chart("backup_age", self.words["charts"]["backup_age"], self.words["units"]["hours"],
+                                {database: f"backup.{database}.age_hours" for database in databases} or {"-": "-"}, 14)
+        self.section("backups", lines, {"columns": self.words["columns"]["backups"], "rows": rows}, [chart])
+        stale = [entry.get("database") for entry in backups.get("backups") or [] if entry.get("problems")]
+        self.summary.append(self.say("backups_stale", databases=", ".join(stale)) if stale
+                            else self.say("backups_fresh", count=len(rows)) if rows else self.say("backups_none"))
+        if not rows and not backups.get("error"):
+            self.warnings.append(self.say("backups_none"))
+
+    def sizes(self):
+        sizes = self.data.get("sizes") or {}
+        lines, rows = [], []
+        if sizes.get("error"):
+            lines.append(self.unread(self.words["sources"]["sizes"], sizes["error"]))
+        database = self.data.get("database_name") or "database"
+        tables = (sizes.get("table_sizes") or {}).get("tables") or []
+        if (sizes.get("table_sizes") or {}).get("database_bytes") is not None:
+            self.metrics[f"database.{database}.bytes"] = _number(sizes["table_sizes"]["database_bytes"])
+        for table in tables:
+            self.metrics[f"table.{table['table']}.bytes"] = _number(table.get("total_bytes"))
+            rows.append([table["table"], _mib(table.get("total_bytes")), _mib(table.get("index_bytes")),
+                         _shown(table.get("estimated_rows"))])
+        weeks = int(self.data.get("size_weeks") or 8)
+        charts = [self.days_chart("database_size", self.words["charts"]["database_size"], "bytes",
+                                  {database: f"database.{database}.bytes"}, weeks * 7, 7),
+                  self.days_chart("table_sizes", self.words["charts"]["table_sizes"], "bytes",
+                                  {table["table"]: f"table.{table['table']}.bytes" for table in tables} or {"-": "-"},
+                                  weeks * 7, 7)]
+        self.section("sizes", lines, {"columns": self.words["columns"]["tables"], "rows": rows}, charts)
+
+    def security(self):
+        rows, failed_total, sudo_total = [], 0, 0
+        for name, report in self.hosts("security").items():
+            failed, accepted, sudo = (report.get("failed_logins") or {}, report.get("accepted_logins") or {},
+                                      report.get("sudo") or {})
+            failed_total += int(_number(failed.get("count")) or 0)
+            sudo_total += int(_number(sudo.get("count")) or 0)
+            self.metrics[f"security.{name}.failed_logins"] = _number(failed.get("count"))
+            self.metrics[f"security.{name}.sudo"] = _number(sudo.get("count"))
+            addresses = ", ".join(f"{entry.get('address')} ({entry.get('count')})"
+                                  for entry in (failed.get("by_address") or [])[:3])
+            sudo_users = ", ".join(f"{entry.get('user')}→{entry.get('target')} ({entry.get('count')})"
+                                   for entry in (sudo.get("by_user") or [])[:3])
+            rows.append([name, _shown(failed.get("count")), _shown(failed.get("invalid_users")), addresses or "-",
+                         _shown(accepted.get("count")), _shown(sudo.get("count")), sudo_users or "-",
+                         _shown(sudo.get("failures"))])
+            if _number(sudo.get("failures")):
+                self.warnings.append(self.say("sudo_failures", host=name, count=_shown(sudo.get("failures"))))
+        self.section("security", [self.say("security_since", since=_local(self.windows["since_morning"], self.zone))],
+                     {"columns": self.words["columns"]["security"], "rows": rows})
+        self.summary.append(self.say("security", failed=failed_total, sudo=sudo_total, hosts=len(rows)))
+
+    def hourly(self):
+        probe = self.data.get("probe") or {}
+        response_line, response_chart = self.response_time(probe.get("latency"), probe.get("healthy"))
+        self.metrics["health.ok"] = 1 if probe.get("healthy") else 0
+        error_rate = _number(self.data.get("error_rate"))
+        users = self.data.get("active_users") or {}
+        # Health is one more threshold, so that an endpoint that stays down is announced once, not every hour.
+        readings = {"health": self.metrics["health.ok"], "response_median_ms": self.metrics.get("response.median_ms"),
+                    "response_p95_ms": self.metrics.get("response.p95_ms"), "error_rate": error_rate,
+                    "active_users": _number(users.get("value"))}
+        host_rows = []
+        for name, resources in self.hosts("resources").items():
+            disks = [_number(disk.get("percent")) for disk in resources.get("disks") or []]
+            memory = _number((resources.get("memory") or {}).get("used_percent"))
+            load = _number((resources.get("load") or {}).get("1m"))
+            per_cpu = load / max(1, int(_number(resources.get("cpu_count")) or 1)) if load is not None else None
+            host = {"disk_percent": max([d for d in disks if d is not None], default=None), "memory_percent": memory,
+                    "load_per_cpu": round(per_cpu, 2) if per_cpu is not None else None}
+            for metric, value in host.items():
+                self.metrics[f"host.{name}.{metric}"] = value
+                if value is not None and (readings.get(metric) is None or value > readings[metric]):
+                    readings[metric] = value
+            host_rows.append([name, _shown(host["disk_percent"]), _shown(memory), _shown(host["load_per_cpu"], 2)])
+        self.metrics.update({"error_rate": error_rate, "active_users": readings["active_users"]})
+        for metric in ("disk_percent", "memory_percent", "load_per_cpu"):
+            readings.setdefault(metric, None)
+
+        unread = []
+        if users.get("enabled") and users.get("error"):
+            unread.append(self.unread(self.words["sources"]["active_users"], users["error"]))
+        thresholds = {"health": {"below": 1}, **(self.data.get("thresholds") or {})}
+        verdict = threshold_breaches(readings, thresholds, self.data.get("previous_breaches"))
+        self.verdict = verdict
+        rows = []
+        for metric, value in readings.items():
+            rule = thresholds.get(metric)
+            breach = next((entry for entry in verdict["breached"] if entry["metric"] == metric), None)
+            state = (self.words["state"]["new"] if breach and breach["new"] else self.words["state"]["still"] if breach
+                     else self.words["state"]["recovered"] if metric in verdict["recovered"]
+                     else self.words["state"]["unread"] if rule and value is None else self.words["state"]["ok"])
+            limit = f"{next(iter(rule))} {_shown(next(iter(rule.values())), 3)}" if rule else "-"
+            rows.append([self.words["metrics"].get(metric, metric), _shown(value, 3), limit, state])
+        for breach in verdict["breached"]:
+            line = self.say("breach", metric=self.words["metrics"].get(breach["metric"], breach["metric"]),
+                            value=_shown(breach["value"], 3), direction=self.words["directions"][breach["direction"]],
+                            limit=_shown(breach["limit"], 3))
+            (self.failures if breach["new"] else self.warnings).append(line)
+        self.section("readings", [response_line] + unread, {"columns": self.words["columns"]["readings"], "rows": rows},
+                     [response_chart,
+                      self.day_chart("error_rate", self.words["charts"]["error_rate"], "", {"error rate": "error_rate"}),
+                      self.day_chart("active_users", self.words["charts"]["active_users"], "",
+                                     {"users": "active_users"})])
+        self.section("hosts", [], {"columns": self.words["columns"]["hosts"], "rows": host_rows})
+        self.summary.append(response_line)
+        self.summary.extend(self.say("recovered", metric=self.words["metrics"].get(metric, metric))
+                            for metric in verdict["recovered"])
+
+    def evening(self):
+        self.summary.append(self.incidents(self.windows["day_start"]))
+        self.deploys()
+        self.maintenance()
+        self.section("trend", [], charts=[
+            self.day_chart("response_time", self.words["charts"]["response"], "ms",
+                           {"median": "response.median_ms", "p95": "response.p95_ms"}),
+            self.day_chart("error_rate", self.words["charts"]["error_rate"], "", {"error rate": "error_rate"})])
+        self.tomorrow()
+        self.handoff()
+
+    def deploys(self):
+        deploys = self.data.get("deploys") or {}
+        lines, rows = [], []
+        if deploys.get("enabled"):
+            if deploys.get("error"):
+                lines.append(self.unread("Vercel", deploys["error"]))
+            for deployment in deploys.get("deployments") or []:
+                rows.append([_local(deployment.get("created_at"), self.zone, "%H:%M"), deployment.get("id"),
+                             deployment.get("state"), deployment.get("target") or "preview",
+                             deployment.get("creator") or "-", (deployment.get("commit_message") or "-").splitlines()[0][:80]
+                             if deployment.get("commit_message") else "-"])
+            failed = [row for row in rows if row[2] == "ERROR"]
+            self.metrics["deploys.count"] = len(rows)
+            self.summary.append(self.say("deploys", count=len(rows), failed=len(failed)))
+        self.section("deploys", lines, {"columns": self.words["columns"]["deploys"], "rows": rows})
+
+    def maintenance(self):
+        rows = [[record.get("level"), record.get("result"), ", ".join(record.get("failed") or []) or "-",
+                 record.get("run_id")] for record in self.data.get("maintenance") or []]
+        failed = [row for row in rows if row[1] == "failed"]
+        if failed:
+            self.warnings.append(self.say("maintenance_failed", levels=", ".join(row[0] for row in failed)))
+        self.section("maintenance", [] if rows else [self.words["maintenance_none"]],
+                     {"columns": self.words["columns"]["maintenance"], "rows": rows})
+
+    def tomorrow(self):
+        statuspage = self.data.get("statuspage") or {}
+        start, end = self.windows["tomorrow_start"], self.windows["tomorrow_end"]
+        rows = []
+        for maintenance in statuspage.get("maintenances") or []:
+            starts = maintenance.get("scheduled_for") or ""
+            if _local(starts, "UTC", "%Y-%m-%dT%H:%M:%SZ") < end and \
+                    _local(maintenance.get("scheduled_until") or starts, "UTC", "%Y-%m-%dT%H:%M:%SZ") >= start:
+                rows.append([self.words["kinds"]["maintenance"], _local(starts, self.zone, "%H:%M"),
+                             maintenance.get("name"), maintenance.get("status")])
+        for deploy in self.data.get("planned_deploys") or []:
+            if str(deploy.get("date")) == self.windows["tomorrow"]:
+                rows.append([self.words["kinds"]["deploy"], deploy.get("time") or "-", deploy.get("what"),
+                             deploy.get("who") or "-"])
+        self.section("tomorrow", [] if rows else [self.words["tomorrow_none"]],
+                     {"columns": self.words["columns"]["tomorrow"], "rows": sorted(rows, key=lambda row: str(row[1]))})
+        self.summary.append(self.say("tomorrow", count=len(rows)))
+
+    def handoff(self):
+        rotation = self.data.get("oncall_rotation") or {}
+        if not rotation:
+            return
+        handoff = oncall_handoff(rotation, self.windows["now"], self.zone)
+        weeks = [handoff["this_week"], handoff["next_week"]]
+        lines = [self.say("oncall_week", week=self.words[name], start=week["from"], end=week["to"],
+                          primary=week["primary"], secondary=week["secondary"] or "-")
+                 for name, week in zip(("this_week", "next_week"), weeks)]
+        rows = [[level["level"], level["who"], _shown(level["respond_within_minutes"]), level.get("contact") or "-"]
+                for level in handoff["escalation"]]
+        self.section("oncall", lines, {"columns": self.words["columns"]["escalation"], "rows": rows})
+        self.summary.append(lines[0])
+
+
+def daily_check_report(gathered, words):
+    """The check's report from what the role gathered: measurements, verdict, summary lines and the document."""
+    phase = (gathered or {}).get("phase")
+    if phase not in ("morning", "hourly", "evening"):
+        raise AnsibleFilterError(f"daily_check_report takes the morning, hourly or evening check, not {phase!r}.")
+    report = _Report(gathered, words)
+    getattr(report, phase)()
+
+    status = "failed" if report.failures else "warning" if report.warnings else "ok"
+    verdict = getattr(report, "verdict", None)
+    windows = gathered["windows"]
+    return {
+        "status": status,
+        "metrics": {name: value for name, value in report.metrics.items() if value is not None},
+        "failures": report.failures,
+        "warnings": report.warnings,
+        "summary": report.summary,
+        "breaches": verdict["names"] if verdict else [],
+        # The hourly check speaks only when something crossed a threshold or came back under it.
+        "speak": phase != "hourly" or bool(report.failures or (verdict and verdict["recovered"])),
+        "document": {
+            "name": gathered["report_name"],
+            "title": report.say(f"title_{phase}", date=windows["today"], time=windows["local_time"]),
+            "status": status,
+            "generated_at": windows["local_time"],
+            "summary": report.failures + report.warnings + report.summary,
+            "sections": report.sections,
+        },
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"daily_check_report": daily_check_report}
