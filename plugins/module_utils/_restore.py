@@ -181,6 +181,19 @@ def verify(path, pg_restore, environment, source_database):
 
 def newest_verifying(directory, database, pg_restore, environment):
     """The newest backup of the database that verifies, and why newer ones were passed over."""
+    found, passed_over = newest_backup(directory, database, pg_restore, environment)
+    if found is None:
+        reasons = f" Passed over: {' '.join(passed_over)}" if passed_over else ""
+        raise PostgresError(f"No verified backup of {database} in {directory} can be restored.{reasons}")
+    return found, passed_over
+
+
+def newest_backup(directory, database, pg_restore, environment, verifying=True):
+    """The newest backup of the database that verifies, or None, and why newer ones were passed over.
+
+    Without ``verifying``, the newest that has a manifest, as a quick look that reads no archive: it is
+    returned as ``{"path": ...}`` only, since nothing else was read.
+    """
     if not os.path.isdir(directory):
         raise PostgresError(f"The backup folder {directory} does not exist.")
     ours = [name for name in os.listdir(directory) if NAME.match(name) and NAME.match(name).group("database") == database]
@@ -195,12 +208,13 @@ def newest_verifying(directory, database, pg_restore, environment):
         passed_over += [f"{name} has no SHA-256 manifest, so it was never verified; name it to restore it."
                         for name in unverified if name > os.path.basename(path)]
         unverified = [name for name in unverified if name <= os.path.basename(path)]
+        if not verifying:
+            return {"path": path}, passed_over
         try:
             return verify(path, pg_restore, environment, database), passed_over
         except PostgresError as exc:
             passed_over.append(str(exc))
-    reasons = f" Passed over: {' '.join(passed_over)}" if passed_over else ""
-    raise PostgresError(f"No verified backup of {database} in {directory} can be restored.{reasons}")
+    return None, passed_over
 
 
 def chosen_backup(backup, directory, database, pg_restore, environment, source_database=None):

@@ -13,9 +13,18 @@ Nothing here writes: the connection is read-only.
 
 from __future__ import annotations
 
+import decimal
+import math
+import re
 import time
 
-from ansible_collections.runbook.ops.plugins.module_utils._postgres import PostgresError, psycopg2, readable, sql_parts
+from ansible_collections.runbook.ops.plugins.module_utils._postgres import (
+    PostgresError,
+    psycopg2,
+    readable,
+    sql_parts,
+    statement_count,
+)
 
 try:
     from psycopg2 import sql
@@ -23,6 +32,13 @@ except ImportError:  # the module reports it with missing_required_lib
     sql = None
 
 QUERY_TEXT_LIMIT = 500
+
+# A custom query's name becomes a key of the result, which templates and alert rules read as an identifier.
+QUERY_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# The types of a number: smallint, integer, bigint, real, double precision and numeric, by their oid.
+NUMBER_TYPES = {21, 23, 20, 700, 701, 1700}
+READ_ONLY_TRANSACTION = "25006"
+QUERY_CANCELED = "57014"
 
 
 def ping(cursor, options):
@@ -213,6 +229,86 @@ def unused_indexes(cursor, options):
     return {"since": since, "indexes": indexes}
 
 
+def queries(cursor, options):
+    """Each custom query's one number, or None for NULL, in the order given.
+
+    Each runs in a READ ONLY transaction of its own, with its own statement timeout, and is rolled back: a
+    query that writes fails, and what one query sets (a setting, even the session's) does not reach the next.
+    """
+    return {name: number_of(cursor, name, query, options["query_timeout"], options["where"])
+            for name, query in options["queries"].items()}
+
+
+def number_of(cursor, name, query, timeout, where):
+    """One query's number; its failure, or a shape other than one row of one number, names it."""
+    try:
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", (f"{max(int(timeout * 1000), 1)}ms",))
+        cursor.execute(query)
+        columns = cursor.description
+        rows = cursor.fetchmany(2) if columns else []
+    except psycopg2.Error as exc:
+        raise PostgresError(query_failure(exc, name, timeout, where)) from None
+    finally:
+        # The connection is in autocommit, so psycopg2's own rollback() would send nothing.
+        try:
+            cursor.execute("ROLLBACK")
+        except psycopg2.Error:
+            pass  # the connection is lost; the failure above, or the next statement, says so
+
+    shape = "exactly one row with one column, a number or NULL"
+    if not columns:
+        raise PostgresError(f"The query {name} returned no rows at all on {where}; it must be a SELECT that returns "
+                            f"{shape}.")
+    if len(columns) != 1:
+        raise PostgresError(f"The query {name} returns {len(columns)} columns on {where}; it must return {shape}.")
+    if columns[0].type_code not in NUMBER_TYPES:
+        raise PostgresError(f"The query {name} returns a column that is not a number on {where}; it must return "
+                            f"{shape} (cast it, for example count(*)::bigint or value::numeric).")
+    if len(rows) != 1:
+        raise PostgresError(f"The query {name} returned {'no row' if not rows else 'more than one row'} on {where}; "
+                            f"it must return {shape}: use an aggregate such as count(*) or max(...).")
+    return as_number(rows[0][0], name, where)
+
+
+def as_number(value, name, where):
+    """The value for JSON: an int stays one, and so does a numeric written without decimals; a NULL is None."""
+    if isinstance(value, decimal.Decimal):
+        if value.is_finite() and value.as_tuple().exponent >= 0:
+            return int(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PostgresError(f"The query {name} returned {value} on {where}, which JSON cannot carry; it must return "
+                            "a finite number or NULL.")
+    return value
+
+
+def query_failure(exc, name, timeout, where):
+    """The line an operator reads when a custom query fails: PostgreSQL's message, not the query's text."""
+    reason = " ".join((exc.diag.message_primary or str(exc)).split())
+    if exc.pgcode == READ_ONLY_TRANSACTION:
+        return (f"The query {name} tried to write on {where}; queries run read-only, so nothing was changed "
+                f"({reason}).")
+    if exc.pgcode == QUERY_CANCELED:
+        return f"The query {name} ran longer than query_timeout ({timeout:g} s) on {where} and was canceled ({reason})."
+    return f"The query {name} failed on {where}: {reason}."
+
+
+def query_problems(queries):
+    """What is wrong with the queries option, found before connecting."""
+    problems = []
+    for name, query in queries.items():
+        if not QUERY_NAME.fullmatch(name):
+            problems.append(f"The query name {name!r} is not an identifier: use lower-case letters, digits and "
+                            "underscores, not starting with a digit.")
+        elif not isinstance(query, str) or not query.strip().rstrip(";").strip():
+            problems.append(f"The query {name} is empty; give it one SQL statement.")
+        elif statement_count(query) > 1:
+            # A COMMIT among several statements would end the read-only transaction.
+            problems.append(f"The query {name} holds more than one statement; give one.")
+    return problems
+
+
 def iso(moment):
     return moment.isoformat() if moment is not None else None
 
@@ -226,6 +322,7 @@ PARTS = {
     "table_sizes": table_sizes,
     "index_sizes": index_sizes,
     "unused_indexes": unused_indexes,
+    "queries": queries,
 }
 # What a diagnosis reads when it names nothing: the parts that are cheap on any database.
 DEFAULT_PARTS = ["ping", "connections", "long_queries", "database_sizes"]
@@ -233,6 +330,7 @@ DEFAULT_PARTS = ["ping", "connections", "long_queries", "database_sizes"]
 
 def gather(connection, parts, where, **options):
     """The named parts, read in the order given; ``where`` names the server in a failure."""
+    options["where"] = where
     gathered = {}
     with connection.cursor() as cursor:
         for part in parts:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: postgres_stats_info
-short_description: Read a PostgreSQL server's health; connections, long and slow queries, sizes, unused indexes
+short_description: Read a PostgreSQL server's health; connections, long and slow queries, sizes, unused indexes,
+  numbers of your own
 description:
   - Connects read-only and reads what O(gather) names, each under its own key of the result.
   - V(ping) times a C(SELECT 1) round trip and reads the server's version.
@@ -26,6 +27,12 @@ description:
   - V(unused_indexes) lists the indexes that no scan has used since the statistics were last reset, with
     their sizes; indexes that enforce a primary key, a unique or an exclusion constraint, or uniqueness of
     their own, are left out, since dropping them would change what the table accepts.
+  - V(queries) runs each query of O(queries), which must return exactly one row with one column, a number
+    or NULL, and returns the numbers under their names in RV(queries). Each runs in a C(READ ONLY)
+    transaction of its own, which is then rolled back, and PostgreSQL cancels it after O(query_timeout)
+    seconds. A query that tries to write is refused by the server and changes nothing.
+  - A query that fails, runs too long or returns anything else (no row, two rows, two columns, text) fails the
+    task with a message that names the query and gives PostgreSQL's reason, but not the query's text.
   - When the connection fails, the task fails with one message that names user, host, port and database,
     never the password.
 version_added: 0.1.0
@@ -47,7 +54,7 @@ options:
     type: list
     elements: str
     choices: [ping, connections, long_queries, database_sizes, slow_statements, table_sizes, index_sizes,
-              unused_indexes]
+              unused_indexes, queries]
     default: [ping, connections, long_queries, database_sizes]
   long_query_seconds:
     description: A statement running longer than this many seconds is listed in RV(long_queries).
@@ -65,6 +72,23 @@ options:
     description: How many tables RV(table_sizes) and how many indexes RV(index_sizes) list at most, the largest first.
     type: int
     default: 20
+  queries:
+    description:
+      - For V(queries) in O(gather), the numbers to read, as a name and one SQL statement each, for example
+        V(SELECT count(DISTINCT user_id\) FROM sessions WHERE seen > now(\) - interval '1 hour').
+      - A name is lower-case letters, digits and underscores, not starting with a digit; it is the key of its
+        number in RV(queries).
+      - Each query must be one statement, and return exactly one row with one column of a number type
+        (C(smallint), C(integer), C(bigint), C(real), C(double precision) or C(numeric)), or NULL. Use an
+        aggregate such as C(count) or C(max) for one row, and cast a column of another type.
+      - They run as written, without parameters; do not build them from values an outsider can set.
+    type: dict
+  query_timeout:
+    description:
+      - Seconds each query of O(queries) may run before PostgreSQL cancels it and the task fails.
+      - Reading a table waits for a lock that a migration holds on it; this bounds the wait.
+    type: float
+    default: 30
 notes:
   - Works for any role that may log in. PostgreSQL shows the state, the kind and the text of other roles'
     sessions only to superusers and members of C(pg_read_all_stats) (for example through C(pg_monitor)).
@@ -79,6 +103,9 @@ notes:
   - The scan counts of RV(unused_indexes) are the server's own since the statistics were reset (see
     RV(unused_indexes.since)), or lost by a crash; a standby counts its own scans, so an index used only by
     the queries of a replica looks unused on the primary.
+  - The read-only transaction of O(queries) guards against a query that writes by mistake, not against a role
+    that may write choosing to (through an extension such as C(dblink), for example); give the task a role
+    that may only read what the queries need.
   - Unless the DSN or E(PGCONNECT_TIMEOUT) says otherwise, connecting gives up after 10 seconds.
   - The PostgreSQL client programs are not needed by this module, only psycopg2.
 seealso:
@@ -115,6 +142,15 @@ EXAMPLES = r"""
       {{ report.unused_indexes.since | default('the statistics began', true) }}:
       {{ report.unused_indexes.indexes | map(attribute='index') | join(', ') }}
   when: report.unused_indexes.indexes
+
+- name: Active users of the last hour, a number for the hourly check
+  runbook.ops.postgres_stats_info:
+    gather: [queries]
+    queries:
+      active_users: SELECT count(DISTINCT user_id) FROM sessions WHERE seen > now() - interval '1 hour'
+      oldest_unpaid_hours: SELECT extract(epoch FROM now() - min(created)) / 3600 FROM invoices WHERE NOT paid
+    query_timeout: 5
+  register: hourly
 
 - name: Only the statements running for more than 30 seconds, as a monitoring role
   runbook.ops.postgres_stats_info:
@@ -337,6 +373,13 @@ unused_indexes:
         bytes:
           description: Its size on disk in bytes.
           type: int
+queries:
+  description:
+    - The number each query of O(queries) returned, under its name, in the order given; null for a NULL.
+    - An integer, or a C(numeric) written without decimals, is an integer; any other value is a float.
+  returned: when O(gather) has V(queries)
+  type: dict
+  sample: {"active_users": 412, "oldest_unpaid_hours": 30.5}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -346,7 +389,7 @@ from ansible_collections.runbook.ops.plugins.module_utils._postgres_options impo
     postgres_argument_spec,
     unattended_settings,
 )
-from ansible_collections.runbook.ops.plugins.module_utils._stats import DEFAULT_PARTS, PARTS, gather
+from ansible_collections.runbook.ops.plugins.module_utils._stats import DEFAULT_PARTS, PARTS, gather, query_problems
 
 
 def main():
@@ -357,6 +400,8 @@ def main():
             slow_statement_ms={"type": "float", "default": 1000},
             slow_statement_top={"type": "int", "default": 10},
             size_top={"type": "int", "default": 20},
+            queries={"type": "dict"},
+            query_timeout={"type": "float", "default": 30},
         ),
         supports_check_mode=True,
     )
@@ -367,6 +412,18 @@ def main():
     for option in ("slow_statement_top", "size_top"):
         if params[option] < 1:
             module.fail_json(msg=f"{option} must be 1 or more, not {params[option]}.")
+    queries = params["queries"] or {}
+    if "queries" in params["gather"] and not queries:
+        module.fail_json(msg="gather names queries, but the option queries is empty: give it a name and a SQL query "
+                             "for each number to read.")
+    if queries and "queries" not in params["gather"]:
+        module.fail_json(msg="queries is set, but gather does not name queries; add queries to gather.")
+    if not 0 < params["query_timeout"] <= 86400:
+        module.fail_json(msg=f"query_timeout must be more than 0 and at most 86400 seconds, not "
+                             f"{params['query_timeout']:g}.")
+    problems = query_problems(queries)
+    if problems:
+        module.fail_json(msg=" ".join(problems) + " Nothing was run.")
 
     settings, where = unattended_settings(module, "postgres_stats_info")
     try:
@@ -376,7 +433,8 @@ def main():
             gathered = gather(connection, dict.fromkeys(params["gather"]), where,
                               long_query_seconds=params["long_query_seconds"],
                               slow_statement_ms=params["slow_statement_ms"],
-                              slow_statement_top=params["slow_statement_top"], size_top=params["size_top"])
+                              slow_statement_top=params["slow_statement_top"], size_top=params["size_top"],
+                              queries=queries, query_timeout=params["query_timeout"])
         finally:
             connection.close()
     except PostgresError as exc:

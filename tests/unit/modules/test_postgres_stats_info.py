@@ -372,3 +372,154 @@ def test_a_backslash_cannot_let_a_constant_out_whatever_the_session_sent_it_with
     shown = mask_literals(sql)
 
     assert "pw" not in shown and "b'" not in shown and shown.startswith("SELECT ?")
+
+
+# ----- numbers of your own: queries ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def visits(cluster):
+    """Seven visits by three users."""
+    cluster.psql("CREATE TABLE metric_visits (user_id int, seen timestamptz DEFAULT now());"
+                 "INSERT INTO metric_visits (user_id) VALUES (1), (1), (2), (3), (3), (3), (2)", database="stats_shop")
+    return cluster
+
+
+def where(cluster):
+    return f"runbook@{cluster.host}:{cluster.port}/stats_shop"
+
+
+def visit_count(cluster):
+    return cluster.psql("SELECT count(*) FROM metric_visits", database="stats_shop")
+
+
+def test_queries_return_their_numbers_under_their_names(visits, run):
+    queries = {
+        "active_users": "SELECT count(DISTINCT user_id) FROM metric_visits",
+        "visits_per_user": "SELECT round(count(*)::numeric / count(DISTINCT user_id), 2) FROM metric_visits",
+        "user_id_sum": "SELECT sum(user_id) FROM metric_visits;",
+        "half": "SELECT 0.5::float8",
+        "_none_yet": "SELECT max(user_id) FROM metric_visits WHERE user_id > 100",
+    }
+
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries", "ping"], queries=queries))
+
+    assert result["queries"] == {"active_users": 3, "visits_per_user": 2.33, "user_id_sum": 15, "half": 0.5,
+                                 "_none_yet": None}
+    assert list(result["queries"]) == list(queries)
+    assert isinstance(result["queries"]["user_id_sum"], int) and isinstance(result["queries"]["half"], float)
+    # The connection is left usable for the parts after it.
+    assert result["ping"]["ok"] is True and result["changed"] is False
+    assert PASSWORD not in result["_stdout"]
+
+
+@pytest.mark.parametrize("query", [
+    "WITH added AS (INSERT INTO metric_visits (user_id) VALUES (99) RETURNING 1) SELECT count(*) FROM added",
+    "SELECT count(*) FROM (SELECT nextval('metric_sequence')) AS taken",
+])
+def test_a_query_that_writes_is_refused_by_the_server_and_changes_nothing(visits, run, query):
+    visits.psql("CREATE SEQUENCE IF NOT EXISTS metric_sequence", database="stats_shop")
+
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries"], queries={"sneaky": query}))
+
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"The query sneaky tried to write on {where(visits)}; queries run read-only, so "
+                                    "nothing was changed (cannot execute ")
+    assert result["msg"].endswith(" in a read-only transaction).")
+    assert visit_count(visits) == "7"
+    assert visits.psql("SELECT last_value, is_called FROM metric_sequence", database="stats_shop") == "1|f"
+    assert PASSWORD not in result["_stdout"]
+
+
+def test_a_query_cannot_make_the_next_one_read_write(visits, run):
+    queries = {
+        "loosen": "SELECT length(set_config('default_transaction_read_only', 'off', false))",
+        "sneaky": "WITH added AS (INSERT INTO metric_visits (user_id) VALUES (99) RETURNING 1) "
+                  "SELECT count(*) FROM added",
+    }
+
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries"], queries=queries))
+
+    assert result["failed"] is True and result["msg"].startswith("The query sneaky tried to write on ")
+    assert visit_count(visits) == "7"
+
+
+@pytest.mark.parametrize("query, message", [
+    ("SELECT user_id FROM metric_visits",
+     "The query bad returned more than one row on {where}; it must return exactly one row with one column, a number "
+     "or NULL: use an aggregate such as count(*) or max(...)."),
+    ("SELECT 1 WHERE false",
+     "The query bad returned no row on {where}; it must return exactly one row with one column, a number or NULL: "
+     "use an aggregate such as count(*) or max(...)."),
+    ("SELECT 'many'::text",
+     "The query bad returns a column that is not a number on {where}; it must return exactly one row with one "
+     "column, a number or NULL (cast it, for example count(*)::bigint or value::numeric)."),
+    # A NULL of another type is refused too: the column's type decides, not one row's value.
+    ("SELECT NULL::text", "The query bad returns a column that is not a number on {where}; "),
+    ("SELECT 1, 2", "The query bad returns 2 columns on {where}; it must return exactly one row with one column, a "
+                    "number or NULL."),
+    ("SET work_mem = '8MB'", "The query bad returned no rows at all on {where}; it must be a SELECT that returns "
+                             "exactly one row with one column, a number or NULL."),
+    ("SELECT 'NaN'::numeric", "The query bad returned nan on {where}, which JSON cannot carry; it must return a "
+                              "finite number or NULL."),
+    ("SELECT count(*) FROM no_such_table", 'The query bad failed on {where}: relation "no_such_table" does not exist.'),
+])
+def test_a_query_of_the_wrong_shape_fails_naming_it(visits, run, query, message):
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries"],
+                                                 queries={"fine": "SELECT 1", "bad": query}))
+
+    assert result["failed"] is True and result["msg"].startswith(message.format(where=where(visits)))
+    # PostgreSQL's reason without its quote of the query (LINE 1: ...).
+    assert "LINE 1" not in result["msg"] and PASSWORD not in result["_stdout"]
+
+
+def test_a_slow_query_is_canceled_after_query_timeout(visits, run):
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries"], query_timeout=0.2,
+                                                 queries={"slow": "SELECT count(*) FROM pg_sleep(30)"}))
+
+    assert result["failed"] is True
+    assert result["msg"] == (f"The query slow ran longer than query_timeout (0.2 s) on {where(visits)} and was "
+                             "canceled (canceling statement due to statement timeout).")
+
+
+def test_the_timeout_is_each_querys_own_and_not_left_on_the_session(visits, run):
+    queries = {"quick": "SELECT 1", "slower": "SELECT count(*) FROM pg_sleep(0.3)"}
+
+    result = run(postgres_stats_info, stats_args(visits, gather=["queries", "connections"], query_timeout=1,
+                                                 queries=queries))
+
+    assert result["queries"] == {"quick": 1, "slower": 1}
+    assert result["connections"]["total"] >= 1
+
+
+@pytest.mark.parametrize("name", ["Active_users", "1st", "active-users", "", "with space", "ünicode"])
+def test_a_query_name_that_is_not_an_identifier_is_refused_before_connecting(run, name):
+    result = run(postgres_stats_info, {"host": "127.0.0.1", "port": 9, "gather": ["queries"],
+                                       "queries": {name: "SELECT 1"}})
+
+    assert result["failed"] is True
+    assert result["msg"] == (f"The query name {name!r} is not an identifier: use lower-case letters, digits and "
+                             "underscores, not starting with a digit. Nothing was run.")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"queries": {"two": "SELECT 1; DELETE FROM metric_visits"}},
+     "The query two holds more than one statement; give one. Nothing was run."),
+    ({"queries": {"empty": " ; "}}, "The query empty is empty; give it one SQL statement. Nothing was run."),
+    ({"queries": {}}, "gather names queries, but the option queries is empty: give it a name and a SQL query for "
+                      "each number to read."),
+    ({"queries": {"one": "SELECT 1"}, "query_timeout": 0},
+     "query_timeout must be more than 0 and at most 86400 seconds, not 0."),
+    ({"queries": {"one": "SELECT 1"}, "gather": ["ping"]},
+     "queries is set, but gather does not name queries; add queries to gather."),
+])
+def test_bad_queries_options_are_refused_before_connecting(run, options, message):
+    result = run(postgres_stats_info, {"host": "127.0.0.1", "port": 9, "gather": ["queries"], **options})
+
+    assert result["failed"] is True and result["msg"] == message
+
+
+def test_check_mode_runs_the_queries_the_same(visits, run):
+    args = stats_args(visits, gather=["queries"], queries={"active_users": "SELECT count(DISTINCT user_id) "
+                                                                           "FROM metric_visits"})
+
+    assert run(postgres_stats_info, args, check=True)["queries"] == {"active_users": 3}
