@@ -91,11 +91,14 @@ class _Report:
         return list(self.data.get("history") or []) + [{"phase": self.data["phase"], "at": self.windows["now"],
                                                         "metrics": self.metrics}]
 
-    def line_chart(self, chart_id, title, unit, lines, start, end, step_hours, label_format, phases=None):
+    def line_chart(self, chart_id, title, unit, lines, start, end, step_hours, label_format, phases=None, scale=1):
         records = [record for record in self.history() if phases is None or record.get("phase") in phases]
         data = history_series(records, lines, start, end, step_hours, self.zone, label_format)
+        # Sizes are kept in bytes and shown in MiB, which a person reads at a glance.
+        series = {name: [None if value is None else round(value / scale, 3) for value in values]
+                  for name, values in data["series"].items()}
         return {"id": chart_id, "type": "line", "title": title, "unit": unit, "labels": data["labels"],
-                "series": data["series"], "empty": data["readings"] == 0}
+                "series": series, "empty": data["readings"] == 0}
 
     def day_chart(self, chart_id, title, unit, lines):
         """Readings of today, hour by hour, up to the next full hour."""
@@ -104,11 +107,11 @@ class _Report:
         return self.line_chart(chart_id, title, unit, lines, self.windows["day_start"],
                                end.strftime("%Y-%m-%dT%H:%M:%SZ"), 1, "%H:%M")
 
-    def days_chart(self, chart_id, title, unit, lines, days, step_days=1, phases=("morning",)):
+    def days_chart(self, chart_id, title, unit, lines, days, step_days=1, phases=("morning",), scale=1):
         end = datetime.datetime.fromisoformat(self.windows["tomorrow_start"].replace("Z", "+00:00"))
         start = end - datetime.timedelta(days=days)
         return self.line_chart(chart_id, title, unit, lines, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               end.strftime("%Y-%m-%dT%H:%M:%SZ"), 24 * step_days, "%m-%d", phases)
+                               end.strftime("%Y-%m-%dT%H:%M:%SZ"), 24 * step_days, "%m-%d", phases, scale)
 
     def severity_chart(self, incidents):
         bars = {severity: 0 for severity in SEVERITIES}
@@ -230,20 +233,23 @@ class _Report:
         lines, rows = [], []
         if sizes.get("error"):
             lines.append(self.unread(self.words["sources"]["sizes"], sizes["error"]))
-        database = self.data.get("database_name") or "database"
+        # The templates are PostgreSQL's, not the team's.
+        listed = [entry for entry in sizes.get("database_sizes") or [] if not entry["name"].startswith("template")]
+        databases = [entry["name"] for entry in listed]
+        for entry in listed:
+            self.metrics[f"database.{entry['name']}.bytes"] = _number(entry.get("bytes"))
         tables = (sizes.get("table_sizes") or {}).get("tables") or []
-        if (sizes.get("table_sizes") or {}).get("database_bytes") is not None:
-            self.metrics[f"database.{database}.bytes"] = _number(sizes["table_sizes"]["database_bytes"])
         for table in tables:
             self.metrics[f"table.{table['table']}.bytes"] = _number(table.get("total_bytes"))
             rows.append([table["table"], _mib(table.get("total_bytes")), _mib(table.get("index_bytes")),
                          _shown(table.get("estimated_rows"))])
         weeks = int(self.data.get("size_weeks") or 8)
-        charts = [self.days_chart("database_size", self.words["charts"]["database_size"], "bytes",
-                                  {database: f"database.{database}.bytes"}, weeks * 7, 7),
-                  self.days_chart("table_sizes", self.words["charts"]["table_sizes"], "bytes",
+        charts = [self.days_chart("database_size", self.words["charts"]["database_size"], "MiB",
+                                  {name: f"database.{name}.bytes" for name in databases} or {"-": "-"}, weeks * 7, 7,
+                                  scale=1048576),
+                  self.days_chart("table_sizes", self.words["charts"]["table_sizes"], "MiB",
                                   {table["table"]: f"table.{table['table']}.bytes" for table in tables} or {"-": "-"},
-                                  weeks * 7, 7)]
+                                  weeks * 7, 7, scale=1048576)]
         self.section("sizes", lines, {"columns": self.words["columns"]["tables"], "rows": rows}, charts)
 
     def security(self):

@@ -83,9 +83,9 @@ def morning(**overrides):
                               "status": "monitoring", "declared_at": "2026-12-04T16:00:00Z", "resolved_at": None}],
                "backups": {"backups": [{"database": "shop", "newest": "shop-20261203T000000Z.dump", "age_hours": 53.0,
                                         "verified": True, "problems": ["older than 26 hours"]}], "error": ""},
-               "sizes": {"table_sizes": {"database_bytes": 9000000, "tables": [{"table": "public.orders",
-                                                                                 "total_bytes": 800000}]}},
-               "database_name": "shop", "size_weeks": 8}
+               "sizes": {"database_sizes": [{"name": "shop", "bytes": 9437184}],
+                         "table_sizes": {"tables": [{"table": "public.orders", "total_bytes": 800000}]}},
+               "size_weeks": 8}
     return gathered("morning", **{**sources, **overrides})
 
 
@@ -96,8 +96,11 @@ def test_a_morning_with_an_unreadable_service_a_stale_backup_and_an_open_inciden
     assert report["warnings"] == ["PagerDuty could not be read: PagerDuty API: GET /incidents answered 401",
                                   "Incidents still open: INC-20261205-010000.", "shop: older than 26 hours"]
     assert report["metrics"]["backup.shop.age_hours"] == 53.0 and report["metrics"]["incidents.P2"] == 1
-    charts = [chart["id"] for section in report["document"]["sections"] for chart in section["charts"]]
-    assert charts == ["response_time", "incidents_by_severity", "backup_age", "database_size", "table_sizes"]
+    charts = {chart["id"]: chart for section in report["document"]["sections"] for chart in section["charts"]}
+    assert list(charts) == ["response_time", "incidents_by_severity", "backup_age", "database_size", "table_sizes"]
+    # Bytes in the history, MiB on the chart, this morning in this week's column.
+    assert report["metrics"]["database.shop.bytes"] == 9437184
+    assert charts["database_size"]["series"]["shop"][-1] == 9.0 and charts["database_size"]["unit"] == "MiB"
 
 
 def test_an_unhealthy_morning_fails():
