@@ -16,6 +16,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 # The ops hosts of the tests are sshd processes on loopback addresses, reached with the ssh client.
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+# The report pages of the daily checks are opened in headless Chromium; their Japanese needs a CJK font.
+command -v chromium >/dev/null || missing+=(chromium)
+fc-list :lang=ja 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
 # The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.
 command -v npm >/dev/null || missing+=(nodejs npm)
 
