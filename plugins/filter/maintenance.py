@@ -211,9 +211,10 @@ def metric_changes(current, previous):
 
 def maintenance_year(entries):
     """A year of history lines summed up: runs by level and outcome, the steps that failed and how often, rows
-    archived, the database's size at the start and the end, and each drill's restore time and backup age."""
+    archived, the database's size at the start and the end, each drill's verdict, restore time and backup age, and
+    the dependency audit's last findings by severity."""
     entries = [entry for entry in entries if isinstance(entry, dict)]
-    by_level, failed_steps, drills, sizes = {}, {}, [], []
+    by_level, failed_steps, drills, sizes, vulnerabilities = {}, {}, [], [], {}
     archived = 0
     for entry in entries:
         level = by_level.setdefault(entry.get("level", "unknown"), {"runs": 0, "failed": 0})
@@ -227,7 +228,12 @@ def maintenance_year(entries):
             sizes.append((entry.get("date"), _number(metrics["database_bytes"])))
         if _number(metrics.get("drill_rto_seconds")) is not None:
             drills.append({"date": entry.get("date"), "rto_seconds": _number(metrics["drill_rto_seconds"]),
-                           "rpo_seconds": _number(metrics.get("drill_rpo_seconds"))})
+                           "rpo_seconds": _number(metrics.get("drill_rpo_seconds")),
+                           "passed": "drill_full" not in entry.get("failed", [])})
+        found = {name.split(".", 1)[1]: _number(value) for name, value in metrics.items()
+                 if name.startswith("vulnerabilities.")}
+        if found:
+            vulnerabilities = found
     return {
         "runs": len(entries),
         "failed_runs": sum(level["failed"] for level in by_level.values()),
@@ -237,6 +243,7 @@ def maintenance_year(entries):
         "database_bytes_first": sizes[0][1] if sizes else None,
         "database_bytes_last": sizes[-1][1] if sizes else None,
         "drills": drills,
+        "vulnerabilities_last": vulnerabilities,
     }
 
 

@@ -249,7 +249,11 @@ def test_quarterly_runs_every_level_archives_drills_and_closes_the_year(maintena
     assert len(channels) >= 3
     assert fake.pagerduty.events("resolved")
     annual = maintenance.state / "reports" / "annual-2026.md"
-    assert annual.exists() and "Annual maintenance report 2026" in annual.read_text()
+    assert annual.exists() and "Annual report 2026" in annual.read_text()
+    # The same machinery as the daily checks' pages: one HTML page with its charts.
+    page = (maintenance.state / "reports" / "annual-2026.html").read_text(encoding="utf-8")
+    assert all(f'data-chart="{chart}"' in page for chart in ("uptime", "incidents_by_severity", "response_time",
+                                                              "database_size"))
     # No scratch database is left behind by the drill.
     assert rows(postgres, "SELECT count(*) FROM pg_database WHERE datname LIKE '%drill%'") == "0"
 

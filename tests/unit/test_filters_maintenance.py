@@ -72,13 +72,20 @@ def test_the_year_sums_runs_failures_archived_rows_and_drills():
         {"level": "daily", "date": "2026-01-02", "result": "succeeded", "failed": [], "metrics": {"database_bytes": 100}},
         {"level": "monthly", "date": "2026-02-01", "result": "failed", "failed": ["archive"],
          "metrics": {"archived_rows.audit_log": 40, "archived_rows.operation_logs": 2}},
+        {"level": "weekly", "date": "2026-03-01", "result": "succeeded", "failed": [],
+         "metrics": {"vulnerabilities.high": 2, "vulnerabilities.low": 5}},
         {"level": "quarterly", "date": "2026-03-29", "result": "succeeded", "failed": [],
          "metrics": {"database_bytes": 150, "drill_rto_seconds": 12.5, "drill_rpo_seconds": 3600}},
+        {"level": "quarterly", "date": "2026-06-28", "result": "failed", "failed": ["drill_full"],
+         "metrics": {"drill_rto_seconds": 20}},
     ])
-    assert year["runs"] == 3 and year["failed_runs"] == 1 and year["failed_steps"] == {"archive": 1}
+    assert year["runs"] == 5 and year["failed_runs"] == 2
+    assert year["failed_steps"] == {"archive": 1, "drill_full": 1}
     assert year["archived_rows"] == 42
     assert (year["database_bytes_first"], year["database_bytes_last"]) == (100, 150)
-    assert year["drills"] == [{"date": "2026-03-29", "rto_seconds": 12.5, "rpo_seconds": 3600}]
+    assert year["drills"] == [{"date": "2026-03-29", "rto_seconds": 12.5, "rpo_seconds": 3600, "passed": True},
+                              {"date": "2026-06-28", "rto_seconds": 20, "rpo_seconds": None, "passed": False}]
+    assert year["vulnerabilities_last"] == {"high": 2, "low": 5}
     assert year["by_level"]["monthly"] == {"runs": 1, "failed": 1}
 
 
