@@ -186,9 +186,10 @@ class _Report:
         health = self.data.get("health") or {}
         checks = health.get("checks") or {}
         self.metrics["health.ok"] = 1 if health.get("healthy") else 0
-        lines = [f"{name}: {check.get('verdict')}" + (f" ({check.get('reason')})" if check.get("reason") and
-                                                       check.get("verdict") in ("fail", "warn") else "")
-                 for name, check in checks.items()]
+        lines = []
+        for name, check in checks.items():
+            explained = check.get("reason") and check.get("verdict") in ("fail", "warn")
+            lines.append(f"{name}: {check.get('verdict')}" + (f" ({check.get('reason')})" if explained else ""))
         if not health.get("healthy"):
             self.failures.append(self.say("unhealthy", checks=", ".join(health.get("failed_checks") or []) or "?"))
         response = checks.get("response_time") or {}

@@ -221,8 +221,8 @@ def annual_document(year_data, words):
                          "labels": months, "series": {words["charts"]["uptime"]: monthly_uptime,
                                                       words["target"]: [target] * 12},
                          "empty": uptime is None}]},
-            {"title": words["sections"]["incidents"], "table": {"columns": words["columns"]["severities"],
-                                                               "rows": severity_rows},
+            {"title": words["sections"]["incidents"],
+             "table": {"columns": words["columns"]["severities"], "rows": severity_rows},
              "charts": [{"id": "incidents_by_severity", "type": "bar", "title": words["charts"]["incidents"], "unit": "",
                          "bars": bars, "empty": False}]},
             {"title": words["sections"]["performance"], "charts": [{

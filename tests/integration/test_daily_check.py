@@ -125,7 +125,7 @@ def security_log(root, since):
         line(inside, "Failed password for invalid user admin from 203.0.113.7 port 40001 ssh2"),
         line(inside, "Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2"),
         line(inside, "").replace("sshd[100]: ", "sudo[200]:   deploy : TTY=pts/0 ; PWD=/srv ; USER=root ; "
-                                                 f"COMMAND=/usr/bin/psql --password {SUDO_SECRET}"),
+                                 f"COMMAND=/usr/bin/psql --password {SUDO_SECRET}"),
     ]) + "\n", encoding="utf-8")
 
 

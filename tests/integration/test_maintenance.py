@@ -252,8 +252,8 @@ def test_quarterly_runs_every_level_archives_drills_and_closes_the_year(maintena
     assert annual.exists() and "Annual report 2026" in annual.read_text()
     # The same machinery as the daily checks' pages: one HTML page with its charts.
     page = (maintenance.state / "reports" / "annual-2026.html").read_text(encoding="utf-8")
-    assert all(f'data-chart="{chart}"' in page for chart in ("uptime", "incidents_by_severity", "response_time",
-                                                              "database_size"))
+    charts = ("uptime", "incidents_by_severity", "response_time", "database_size")
+    assert all(f'data-chart="{chart}"' in page for chart in charts)
     # No scratch database is left behind by the drill.
     assert rows(postgres, "SELECT count(*) FROM pg_database WHERE datname LIKE '%drill%'") == "0"
 

@@ -66,7 +66,7 @@ class LoopbackProxy:
     def _accept(self):
         while True:
             try:
-                connection, _ = self.listener.accept()
+                connection = self.listener.accept()[0]
             except OSError:
                 return  # closed
             self.connections.append(connection)

@@ -1,5 +1,5 @@
 """The chart filters: inline SVG that parses, with a line broken at each gap and every text escaped."""
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 from ansible.errors import AnsibleFilterError

@@ -74,9 +74,9 @@ def test_the_day_chart_leaves_a_gap_for_an_hour_without_a_check():
 
 
 def morning(**overrides):
-    sources = {"health": {"healthy": True, "failed_checks": [], "checks": {
-                   "api": {"verdict": "pass"}, "response_time": {"verdict": "pass", "median_ms": 70, "p95_ms": 90,
-                                                                 "samples": 10}}},
+    checks = {"api": {"verdict": "pass"},
+              "response_time": {"verdict": "pass", "median_ms": 70, "p95_ms": 90, "samples": 10}}
+    sources = {"health": {"healthy": True, "failed_checks": [], "checks": checks},
                "pagerduty": {"enabled": True, "incidents": [], "error": "PagerDuty API: GET /incidents answered 401"},
                "statuspage": {"enabled": True, "recent": [], "maintenances": [], "error": ""},
                "incidents": [{"incident_id": "INC-20261205-010000", "severity": "P2", "title": "Slow checkout",
