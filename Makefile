@@ -30,12 +30,13 @@ lint: $(VENV)/.installed
 sanity: $(VENV)/.installed
 	hack/sanity.sh
 
-## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests; postgres_backup and postgres_restore next to raw pg_dump and pg_restore, and their memory; postgres_archive next to one DELETE ... RETURNING statement; the daily maintenance on 20 SSH hosts next to one
+## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests; postgres_backup and postgres_restore next to raw pg_dump and pg_restore, and their memory; postgres_archive next to one DELETE ... RETURNING statement; the daily maintenance on 20 SSH hosts next to one; the hourly check on a year of history next to none
 bench: $(VENV)/.installed
 	$(PY) -m tests.bench.rollback
 	$(PY) -m tests.bench.database
 	$(PY) -m tests.bench.archive
 	$(PY) -m tests.bench.maintenance_hosts
+	$(PY) -m tests.bench.daily_check_history
 
 sandbox-up: $(VENV)/.installed
 	hack/sandbox.sh up

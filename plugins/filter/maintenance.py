@@ -149,9 +149,11 @@ def maintenance_problems(settings):
         settings.get("maintenance_archive_tables"))
 
 
-def json_lines(lines):
+def json_lines(lines, since=None, field="at"):
     """The JSON objects of a JSON-lines file's lines; blank lines are passed over, and a line that is no JSON object
-    (a run that died while writing it) with a warning, so that one bad line cannot stop every later run."""
+    (a run that died while writing it) with a warning, so that one bad line cannot stop every later run. With
+    ``since``, only the objects whose ``field`` (an ISO 8601 time or date) is not before it: a history of years is
+    then cut to what a run reads before Ansible carries it from task to task."""
     found = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -161,7 +163,8 @@ def json_lines(lines):
         except ValueError:
             entry = None
         if isinstance(entry, dict):
-            found.append(entry)
+            if not since or str(entry.get(field, "")) >= since:
+                found.append(entry)
         else:
             Display().warning(f"Line {number} of the history is no JSON object and was passed over: {line[:80]!r}")
     return found

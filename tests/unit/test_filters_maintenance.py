@@ -2,7 +2,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.runbook.ops.plugins.filter.maintenance import maintenance_problems, maintenance_year
+from ansible_collections.runbook.ops.plugins.filter.maintenance import json_lines, maintenance_problems, maintenance_year
 from ansible_collections.runbook.ops.plugins.filter.maintenance import maintenance_outcome, metric_changes
 
 GOOD = {
@@ -104,3 +104,13 @@ def test_the_outcome_names_failed_steps_and_hosts_with_their_errors_and_what_nee
         "lines": ["ok | backup | Backup shop.dump", "warning | tls | 5 days left", "failed | archive | lock timeout",
                   "ok | host web1 | 3 file(s) removed", "unreachable | host web2 | Not reached over SSH: timed out"],
     }
+
+
+def test_json_lines_pass_over_what_is_no_object_and_keep_what_is_recent_enough():
+    lines = ['{"at": "2026-12-01T00:00:00Z", "n": 1}', "", '{"at": "2026-12-0', "[1, 2]",
+             '{"at": "2026-12-04T09:00:00Z", "n": 2}', '{"n": 3}']
+
+    assert [entry.get("n") for entry in json_lines(lines)] == [1, 2, 3]
+    assert [entry["n"] for entry in json_lines(lines, "2026-12-03T00:00:00Z")] == [2]
+    assert [entry["n"] for entry in json_lines(['{"date": "2025-12-31", "n": 1}', '{"date": "2026-01-01", "n": 2}'],
+                                               "2026-01-01", "date")] == [2]
