@@ -279,6 +279,7 @@ def test_evening_hands_off_in_japanese_with_tomorrow_and_the_day(daily_check, fa
     ({"daily_check_thresholds": {"latency": {"above": 1}}}, "unknown metric, latency"),
     ({"daily_check_thresholds": {"error_rate": {"over": 1}}}, "must be {above: N} or {below: N}"),
     ({"daily_check_oncall_rotation": {"starts_on": "monday", "weeks": [], "escalation": []}}, "rota is not usable"),
+    ({"daily_check_phase": "hourly", "health_check_url": ""}, "health_check_url is not set"),
 ])
 def test_a_bad_request_fails_before_anything_is_read_or_sent(daily_check, fake, variables, said):
     code, output = daily_check(variables.pop("daily_check_phase", "morning"), **variables)
