@@ -19,33 +19,14 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.runbook.ops.plugins.filter.reports import (
     history_series,
+    mib,
     oncall_handoff,
+    reading,
+    shown,
     threshold_breaches,
 )
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
-
-
-def _number(value):
-    if value is None or isinstance(value, (bool, str)):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _shown(value, digits=1):
-    """A number as a report shows it: whole numbers without decimals, others rounded; '-' when unknown."""
-    number = _number(value)
-    if number is None:
-        return "-"
-    return f"{number:,.0f}" if number.is_integer() or abs(number) >= 1000 else f"{number:,.{digits}f}".rstrip("0").rstrip(".")
-
-
-def _mib(value):
-    number = _number(value)
-    return "-" if number is None else f"{number / 1048576:,.1f} MiB"
 
 
 def _local(text, zone, pattern="%m-%d %H:%M"):
@@ -124,9 +105,9 @@ class _Report:
     # ----- what each check reads --------------------------------------------------------------------------
     def response_time(self, latency, healthy):
         median, p95 = (latency or {}).get("median_ms"), (latency or {}).get("p95_ms")
-        if healthy and _number(median) is not None:
-            self.metrics.update({"response.median_ms": _number(median), "response.p95_ms": _number(p95)})
-            line = self.say("response", median=_shown(median), p95=_shown(p95), samples=len(latency.get("samples_ms") or []))
+        if healthy and reading(median) is not None:
+            self.metrics.update({"response.median_ms": reading(median), "response.p95_ms": reading(p95)})
+            line = self.say("response", median=shown(median), p95=shown(p95), samples=len(latency.get("samples_ms") or []))
         else:
             line = self.say("response_unknown")
         chart = self.day_chart("response_time", self.words["charts"]["response"], "ms",
@@ -195,7 +176,7 @@ class _Report:
         response = checks.get("response_time") or {}
         response_line, response_chart = self.response_time(
             {"median_ms": response.get("median_ms"), "p95_ms": response.get("p95_ms"),
-             "samples_ms": [None] * int(_number(response.get("samples")) or 0)},
+             "samples_ms": [None] * int(reading(response.get("samples")) or 0)},
             response.get("verdict") in ("pass", "fail"))
         self.section("health", lines + [response_line], charts=[response_chart])
         self.summary.append(self.say("healthy" if health.get("healthy") else "unhealthy_summary"))
@@ -213,9 +194,9 @@ class _Report:
             lines.append(self.unread(self.words["sources"]["backups"], backups["error"]))
         for entry in backups.get("backups") or []:
             database = entry.get("database")
-            self.metrics[f"backup.{database}.age_hours"] = _number(entry.get("age_hours"))
-            rows.append([database, entry.get("newest") or "-", _shown(entry.get("age_hours")),
-                         self.words["yes"] if entry.get("verified") else self.words["no"], _mib(entry.get("size_bytes")),
+            self.metrics[f"backup.{database}.age_hours"] = reading(entry.get("age_hours"))
+            rows.append([database, entry.get("newest") or "-", shown(entry.get("age_hours")),
+                         self.words["yes"] if entry.get("verified") else self.words["no"], mib(entry.get("size_bytes")),
                          " ".join(entry.get("problems") or [])])
             for problem in entry.get("problems") or []:
                 self.warnings.append(f"{database}: {problem}")
@@ -238,12 +219,12 @@ class _Report:
         listed = [entry for entry in sizes.get("database_sizes") or [] if not entry["name"].startswith("template")]
         databases = [entry["name"] for entry in listed]
         for entry in listed:
-            self.metrics[f"database.{entry['name']}.bytes"] = _number(entry.get("bytes"))
+            self.metrics[f"database.{entry['name']}.bytes"] = reading(entry.get("bytes"))
         tables = (sizes.get("table_sizes") or {}).get("tables") or []
         for table in tables:
-            self.metrics[f"table.{table['table']}.bytes"] = _number(table.get("total_bytes"))
-            rows.append([table["table"], _mib(table.get("total_bytes")), _mib(table.get("index_bytes")),
-                         _shown(table.get("estimated_rows"))])
+            self.metrics[f"table.{table['table']}.bytes"] = reading(table.get("total_bytes"))
+            rows.append([table["table"], mib(table.get("total_bytes")), mib(table.get("index_bytes")),
+                         shown(table.get("estimated_rows"))])
         weeks = int(self.data.get("size_weeks") or 8)
         charts = [self.days_chart("database_size", self.words["charts"]["database_size"], "MiB",
                                   {name: f"database.{name}.bytes" for name in databases} or {"-": "-"}, weeks * 7, 7,
@@ -258,19 +239,19 @@ class _Report:
         for name, report in self.hosts("security").items():
             failed, accepted, sudo = (report.get("failed_logins") or {}, report.get("accepted_logins") or {},
                                       report.get("sudo") or {})
-            failed_total += int(_number(failed.get("count")) or 0)
-            sudo_total += int(_number(sudo.get("count")) or 0)
-            self.metrics[f"security.{name}.failed_logins"] = _number(failed.get("count"))
-            self.metrics[f"security.{name}.sudo"] = _number(sudo.get("count"))
+            failed_total += int(reading(failed.get("count")) or 0)
+            sudo_total += int(reading(sudo.get("count")) or 0)
+            self.metrics[f"security.{name}.failed_logins"] = reading(failed.get("count"))
+            self.metrics[f"security.{name}.sudo"] = reading(sudo.get("count"))
             addresses = ", ".join(f"{entry.get('address')} ({entry.get('count')})"
                                   for entry in (failed.get("by_address") or [])[:3])
             sudo_users = ", ".join(f"{entry.get('user')}→{entry.get('target')} ({entry.get('count')})"
                                    for entry in (sudo.get("by_user") or [])[:3])
-            rows.append([name, _shown(failed.get("count")), _shown(failed.get("invalid_users")), addresses or "-",
-                         _shown(accepted.get("count")), _shown(sudo.get("count")), sudo_users or "-",
-                         _shown(sudo.get("failures"))])
-            if _number(sudo.get("failures")):
-                self.warnings.append(self.say("sudo_failures", host=name, count=_shown(sudo.get("failures"))))
+            rows.append([name, shown(failed.get("count")), shown(failed.get("invalid_users")), addresses or "-",
+                         shown(accepted.get("count")), shown(sudo.get("count")), sudo_users or "-",
+                         shown(sudo.get("failures"))])
+            if reading(sudo.get("failures")):
+                self.warnings.append(self.say("sudo_failures", host=name, count=shown(sudo.get("failures"))))
         self.section("security", [self.say("security_since", since=_local(self.windows["since_morning"], self.zone))],
                      {"columns": self.words["columns"]["security"], "rows": rows})
         self.summary.append(self.say("security", failed=failed_total, sudo=sudo_total, hosts=len(rows)))
@@ -279,25 +260,25 @@ class _Report:
         probe = self.data.get("probe") or {}
         response_line, response_chart = self.response_time(probe.get("latency"), probe.get("healthy"))
         self.metrics["health.ok"] = 1 if probe.get("healthy") else 0
-        error_rate = _number(self.data.get("error_rate"))
+        error_rate = reading(self.data.get("error_rate"))
         users = self.data.get("active_users") or {}
         # Health is one more threshold, so that an endpoint that stays down is announced once, not every hour.
         readings = {"health": self.metrics["health.ok"], "response_median_ms": self.metrics.get("response.median_ms"),
                     "response_p95_ms": self.metrics.get("response.p95_ms"), "error_rate": error_rate,
-                    "active_users": _number(users.get("value"))}
+                    "active_users": reading(users.get("value"))}
         host_rows = []
         for name, resources in self.hosts("resources").items():
-            disks = [_number(disk.get("percent")) for disk in resources.get("disks") or []]
-            memory = _number((resources.get("memory") or {}).get("used_percent"))
-            load = _number((resources.get("load") or {}).get("1m"))
-            per_cpu = load / max(1, int(_number(resources.get("cpu_count")) or 1)) if load is not None else None
+            disks = [reading(disk.get("percent")) for disk in resources.get("disks") or []]
+            memory = reading((resources.get("memory") or {}).get("used_percent"))
+            load = reading((resources.get("load") or {}).get("1m"))
+            per_cpu = load / max(1, int(reading(resources.get("cpu_count")) or 1)) if load is not None else None
             host = {"disk_percent": max([d for d in disks if d is not None], default=None), "memory_percent": memory,
                     "load_per_cpu": round(per_cpu, 2) if per_cpu is not None else None}
             for metric, value in host.items():
                 self.metrics[f"host.{name}.{metric}"] = value
                 if value is not None and (readings.get(metric) is None or value > readings[metric]):
                     readings[metric] = value
-            host_rows.append([name, _shown(host["disk_percent"]), _shown(memory), _shown(host["load_per_cpu"], 2)])
+            host_rows.append([name, shown(host["disk_percent"]), shown(memory), shown(host["load_per_cpu"], 2)])
         self.metrics.update({"error_rate": error_rate, "active_users": readings["active_users"]})
         for metric in ("disk_percent", "memory_percent", "load_per_cpu"):
             readings.setdefault(metric, None)
@@ -315,12 +296,12 @@ class _Report:
             state = (self.words["state"]["new"] if breach and breach["new"] else self.words["state"]["still"] if breach
                      else self.words["state"]["recovered"] if metric in verdict["recovered"]
                      else self.words["state"]["unread"] if rule and value is None else self.words["state"]["ok"])
-            limit = f"{next(iter(rule))} {_shown(next(iter(rule.values())), 3)}" if rule else "-"
-            rows.append([self.words["metrics"].get(metric, metric), _shown(value, 3), limit, state])
+            limit = f"{next(iter(rule))} {shown(next(iter(rule.values())), 3)}" if rule else "-"
+            rows.append([self.words["metrics"].get(metric, metric), shown(value, 3), limit, state])
         for breach in verdict["breached"]:
             line = self.say("breach", metric=self.words["metrics"].get(breach["metric"], breach["metric"]),
-                            value=_shown(breach["value"], 3), direction=self.words["directions"][breach["direction"]],
-                            limit=_shown(breach["limit"], 3))
+                            value=shown(breach["value"], 3), direction=self.words["directions"][breach["direction"]],
+                            limit=shown(breach["limit"], 3))
             (self.failures if breach["new"] else self.warnings).append(line)
         self.section("readings", [response_line] + unread, {"columns": self.words["columns"]["readings"], "rows": rows},
                      [response_chart,
@@ -395,7 +376,7 @@ class _Report:
         lines = [self.say("oncall_week", week=self.words[name], start=week["from"], end=week["to"],
                           primary=week["primary"], secondary=week["secondary"] or "-")
                  for name, week in zip(("this_week", "next_week"), weeks)]
-        rows = [[level["level"], level["who"], _shown(level["respond_within_minutes"]), level.get("contact") or "-"]
+        rows = [[level["level"], level["who"], shown(level["respond_within_minutes"]), level.get("contact") or "-"]
                 for level in handoff["escalation"]]
         self.section("oncall", lines, {"columns": self.words["columns"]["escalation"], "rows": rows})
         self.summary.append(lines[0])

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import statistics
 
-from ansible_collections.runbook.ops.plugins.filter.daily_check import SEVERITIES, _mib, _number, _shown
+from ansible_collections.runbook.ops.plugins.filter.daily_check import SEVERITIES
+from ansible_collections.runbook.ops.plugins.filter.reports import mib, reading, shown
 
 # The metrics a run's charts follow over the runs of its level, when the level measures them.
 RUN_CHARTS = (("database_size", ("database_bytes", "capacity_database_bytes"), 1048576),
@@ -33,8 +34,8 @@ def _run_charts(report, history, words):
     for chart_id, names, scale in RUN_CHARTS:
         values = []
         for run in runs:
-            found = next((_number(run.get("metrics", {}).get(name)) for name in names
-                          if _number(run.get("metrics", {}).get(name)) is not None), None)
+            found = next((reading(run.get("metrics", {}).get(name)) for name in names
+                          if reading(run.get("metrics", {}).get(name)) is not None), None)
             values.append(None if found is None else round(found / scale, 3))
         if any(value is not None for value in values):
             charts.append({"id": chart_id, "type": "line", "title": words["charts"][chart_id],
@@ -53,13 +54,13 @@ def _details(report, words):
     tables = data("table_sizes").get("tables") or []
     if tables:
         sections.append({"title": words["sections"]["tables"], "table": {"columns": words["columns"]["tables"], "rows": [
-            [table["table"], _mib(table.get("total_bytes")), _mib(table.get("table_bytes")), _mib(table.get("index_bytes")),
-             _shown(table.get("estimated_rows"))] for table in tables]}})
+            [table["table"], mib(table.get("total_bytes")), mib(table.get("table_bytes")), mib(table.get("index_bytes")),
+             shown(table.get("estimated_rows"))] for table in tables]}})
     statements = data("slow_statements").get("statements") or []
     if statements:
         sections.append({"title": words["sections"]["statements"], "table": {
             "columns": words["columns"]["statements"],
-            "rows": [[f"{_shown(s.get('mean_ms'))} ms", _shown(s.get("calls")), f"{_shown((_number(s.get('total_ms')) or 0) / 1000)} s",
+            "rows": [[f"{shown(s.get('mean_ms'))} ms", shown(s.get("calls")), f"{shown((reading(s.get('total_ms')) or 0) / 1000)} s",
                       _cell(s.get("query"))[:200]] for s in statements]}})
     long_queries = data("connections").get("long_queries") or []
     if long_queries:
@@ -70,11 +71,11 @@ def _details(report, words):
     if archived:
         sections.append({"title": words["sections"]["archive"], "table": {"columns": words["columns"]["archive"], "rows": [
             [(table.get("item") or {}).get("table"), table.get("archive_table"), table.get("cutoff"),
-             _shown(table.get("rows_moved")), _shown(table.get("batches"))] for table in archived]}})
+             shown(table.get("rows_moved")), shown(table.get("batches"))] for table in archived]}})
     unused = data("unused_indexes").get("indexes") or []
     if unused:
         sections.append({"title": words["sections"]["unused_indexes"], "lines": [
-            f"{index.get('index')} ({index.get('table')}, {_mib(index.get('bytes'))})" for index in unused]})
+            f"{index.get('index')} ({index.get('table')}, {mib(index.get('bytes'))})" for index in unused]})
     return sections
 
 
@@ -94,20 +95,20 @@ def maintenance_document(report, history, words):
     for name, host in report["hosts"].items():
         if host.get("status") == "ok":
             disks = (host.get("resources") or {}).get("disks") or []
-            fullest = max(disks, key=lambda disk: _number(disk.get("percent")) or 0, default={})
+            fullest = max(disks, key=lambda disk: reading(disk.get("percent")) or 0, default={})
             cleanup = host.get("cleanup") or {}
-            host_rows.append([name, words["status"].get("ok"), _shown(cleanup.get("files_removed")),
-                              _mib(cleanup.get("bytes_freed")),
-                              f"{fullest.get('mount', '-')} {_shown(fullest.get('percent'))} %",
-                              f"{_shown(((host.get('resources') or {}).get('memory') or {}).get('used_percent'))} %"])
+            host_rows.append([name, words["status"].get("ok"), shown(cleanup.get("files_removed")),
+                              mib(cleanup.get("bytes_freed")),
+                              f"{fullest.get('mount', '-')} {shown(fullest.get('percent'))} %",
+                              f"{shown(((host.get('resources') or {}).get('memory') or {}).get('used_percent'))} %"])
             for error in cleanup.get("errors") or []:
                 summary.append(f"{name}: {error.get('path')}: {error.get('error')}")
         else:
             host_rows.append([name, words["status"].get(host.get("status"), host.get("status")), "-", "-", "-",
                               _cell(host.get("error"))])
 
-    changes = [[change["name"], _shown(change.get("before"), 3), _shown(change.get("after"), 3),
-                "-" if change.get("change") is None else ("+" if change["change"] > 0 else "") + _shown(change["change"], 3)
+    changes = [[change["name"], shown(change.get("before"), 3), shown(change.get("after"), 3),
+                "-" if change.get("change") is None else ("+" if change["change"] > 0 else "") + shown(change["change"], 3)
                 + ("" if change.get("percent") is None else f" ({change['percent']:+.1f} %)")]
                for change in report.get("changes") or []]
     since = words["since_first"].format(level=report["level"]) if not report.get("previous_run") \
@@ -150,7 +151,7 @@ def _by_month(entries, year, read):
 
 def _median_of(name):
     def read(entries):
-        values = [_number((entry.get("metrics") or {}).get(name)) for entry in entries]
+        values = [reading((entry.get("metrics") or {}).get(name)) for entry in entries]
         values = [value for value in values if value is not None]
         return round(statistics.median(values), 1) if values else None
     return read
@@ -165,12 +166,12 @@ def annual_document(year_data, words):
 
     # Uptime, as the hourly checks saw the health endpoint: the share of checks that found it healthy.
     hourly = [check for check in checks if check.get("phase") == "hourly"
-              and _number((check.get("metrics") or {}).get("health.ok")) is not None]
+              and reading((check.get("metrics") or {}).get("health.ok")) is not None]
     healthy = sum(1 for check in hourly if check["metrics"]["health.ok"] == 1)
     uptime = round(100.0 * healthy / len(hourly), 3) if hourly else None
     months, monthly_uptime = _by_month(hourly, year, lambda entries: round(
         100.0 * sum(entry["metrics"]["health.ok"] == 1 for entry in entries) / len(entries), 3))
-    uptime_lines = [words["uptime"].format(uptime=_shown(uptime, 3), target=_shown(target, 3), checks=len(hourly),
+    uptime_lines = [words["uptime"].format(uptime=shown(uptime, 3), target=shown(target, 3), checks=len(hourly),
                                            verdict=words["met"] if uptime is not None and uptime >= target
                                            else words["missed"] if uptime is not None else "-")
                     if hourly else words["uptime_unknown"]]
@@ -181,8 +182,8 @@ def annual_document(year_data, words):
         minutes = [incident["minutes_to_resolve"] for incident in of_severity
                    if incident.get("minutes_to_resolve") is not None]
         bars[severity] = len(of_severity)
-        severity_rows.append([severity, len(of_severity), _shown(statistics.median(minutes)) if minutes else "-",
-                              _shown(max(minutes)) if minutes else "-",
+        severity_rows.append([severity, len(of_severity), shown(statistics.median(minutes)) if minutes else "-",
+                              shown(max(minutes)) if minutes else "-",
                               sum(incident.get("resolved_at") is None for incident in of_severity)])
 
     mornings = [check for check in checks if check.get("phase") == "morning"]
@@ -193,18 +194,18 @@ def annual_document(year_data, words):
         size_series[name.split(".", 1)[1].rsplit(".", 1)[0]] = [
             None if value is None else round(value / 1048576, 3)
             for value in _by_month(mornings, year, lambda entries, name=name: next(
-                (_number(entry["metrics"].get(name)) for entry in reversed(entries)
-                 if _number(entry["metrics"].get(name)) is not None), None))[1]]
-    failed_logins = sum(_number(value) or 0 for check in mornings for name, value in (check.get("metrics") or {}).items()
+                (reading(entry["metrics"].get(name)) for entry in reversed(entries)
+                 if reading(entry["metrics"].get(name)) is not None), None))[1]]
+    failed_logins = sum(reading(value) or 0 for check in mornings for name, value in (check.get("metrics") or {}).items()
                         if name.startswith("security.") and name.endswith(".failed_logins"))
-    sudo = sum(_number(value) or 0 for check in mornings for name, value in (check.get("metrics") or {}).items()
+    sudo = sum(reading(value) or 0 for check in mornings for name, value in (check.get("metrics") or {}).items()
                if name.startswith("security.") and name.endswith(".sudo"))
     vulnerabilities = maintenance.get("vulnerabilities_last") or {}
 
     level_rows = [[level, counts["runs"], counts["failed"]] for level, counts in maintenance["by_level"].items()]
     drill_rows = [[drill["date"], words["status"]["ok"] if drill.get("passed", True) else words["status"]["failed"],
-                   f"{_shown(drill['rto_seconds'])} s",
-                   "-" if drill.get("rpo_seconds") is None else f"{_shown(drill['rpo_seconds'] / 3600)} h"]
+                   f"{shown(drill['rto_seconds'])} s",
+                   "-" if drill.get("rpo_seconds") is None else f"{shown(drill['rpo_seconds'] / 3600)} h"]
                   for drill in maintenance["drills"]]
     missed = uptime is not None and uptime < target
 
@@ -231,11 +232,11 @@ def annual_document(year_data, words):
                                              "p95": _by_month(checks, year, _median_of("response.p95_ms"))[1]},
                 "empty": not checks}]},
             {"title": words["sections"]["capacity"],
-             "lines": [words["archived"].format(rows=_shown(maintenance["archived_rows"]))],
+             "lines": [words["archived"].format(rows=shown(maintenance["archived_rows"]))],
              "charts": [{"id": "database_size", "type": "line", "title": words["charts"]["database_size"], "unit": "MiB",
                          "labels": months, "series": size_series or {"-": [None] * 12}, "empty": not size_series}]},
             {"title": words["sections"]["security"], "lines": [
-                words["security"].format(failed=_shown(failed_logins), sudo=_shown(sudo)),
+                words["security"].format(failed=shown(failed_logins), sudo=shown(sudo)),
                 words["vulnerabilities"].format(found=", ".join(f"{name} {count}" for name, count in vulnerabilities.items())
                                                 or "-")]},
             {"title": words["sections"]["maintenance"],

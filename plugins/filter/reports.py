@@ -35,13 +35,27 @@ def _zone(name):
         raise AnsibleFilterError(f"Unknown time zone {name!r}; use a name such as Asia/Tokyo or UTC.") from None
 
 
-def _reading(value):
+def reading(value):
+    """A measurement as a float, or None for what is no number (a missing reading, a text, a boolean)."""
     if value is None or isinstance(value, (bool, str)):
         return None
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def shown(value, digits=1):
+    """A number as a report shows it: whole numbers without decimals, others rounded; '-' when unknown."""
+    number = reading(value)
+    if number is None:
+        return "-"
+    return f"{number:,.0f}" if number.is_integer() or abs(number) >= 1000 else f"{number:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def mib(value):
+    number = reading(value)
+    return "-" if number is None else f"{number / 1048576:,.1f} MiB"
 
 
 def history_series(records, metrics, start, end, step_hours=1, time_zone="UTC", label_format="%H:%M"):
@@ -64,7 +78,7 @@ def history_series(records, metrics, start, end, step_hours=1, time_zone="UTC", 
             continue
         column = int((moment - begin) // step)
         for name, metric in metrics.items():
-            value = _reading((record.get("metrics") or {}).get(metric))
+            value = reading((record.get("metrics") or {}).get(metric))
             if value is not None:
                 series[name][column] = value
     zone = _zone(time_zone)
@@ -125,7 +139,7 @@ def oncall_handoff(rotation, moment, time_zone="Asia/Tokyo"):
         problems.append("weeks must be a list of weeks, each naming its primary")
     escalation = rotation.get("escalation")
     if not isinstance(escalation, list) or not all(isinstance(level, dict) and level.get("who")
-                                                   and _reading(level.get("respond_within_minutes")) is not None
+                                                   and reading(level.get("respond_within_minutes")) is not None
                                                    for level in escalation or [None]):
         problems.append("escalation must be a list of levels, each with who and respond_within_minutes")
     try:
@@ -144,7 +158,7 @@ def oncall_handoff(rotation, moment, time_zone="Asia/Tokyo"):
         "this_week": _rota_week(rotation, first_day, this_week),
         "next_week": _rota_week(rotation, first_day, this_week + datetime.timedelta(days=7)),
         "escalation": [{"level": number, "who": level["who"],
-                        "respond_within_minutes": _reading(level["respond_within_minutes"]),
+                        "respond_within_minutes": reading(level["respond_within_minutes"]),
                         "contact": level.get("contact")}
                        for number, level in enumerate(escalation, start=1)],
     }
@@ -160,10 +174,10 @@ def threshold_breaches(readings, thresholds, previous=None):
     breached, unread = [], []
     for name, rule in thresholds.items():
         if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in DIRECTIONS \
-                or _reading(next(iter(rule.values()))) is None:
+                or reading(next(iter(rule.values()))) is None:
             raise AnsibleFilterError(f"The threshold of {name} must be {{above: N}} or {{below: N}}, not {rule!r}.")
         direction, limit = next(iter(rule.items()))
-        value = _reading((readings or {}).get(name))
+        value = reading((readings or {}).get(name))
         if value is None:
             unread.append(name)
         elif value > float(limit) if direction == "above" else value < float(limit):

@@ -16,12 +16,11 @@ import os
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from tests.bench.rollback import timed
 from tests.fakes import FakeServices
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,15 +47,6 @@ def year_of_history(path):
                 "incidents.P1": 0, "incidents.P2": 0, "incidents.P3": 0, "incidents.P4": 0}})
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return len(lines)
-
-
-def timed(command, env):
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"the hourly check failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed
 
 
 def main(argv=None):

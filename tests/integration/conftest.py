@@ -40,6 +40,15 @@ def play_environment(fake, env=None):
     return {name: value for name, value in environment.items() if value is not None}
 
 
+def controller_inventory(path):
+    """An inventory file of the controller (this machine, local), which is also the db host."""
+    path.write_text(json.dumps({"all": {"children": {
+        "controller": {"hosts": {"localhost": {"ansible_connection": "local",
+                                               "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}},
+        "db": {"hosts": {"localhost": None}}}}}), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def rollback(fake, tmp_path):
     """Run playbooks/rollback.yml on the sandbox inventory, pointed at this test's fakes."""

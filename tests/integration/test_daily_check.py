@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.runbook.ops.plugins.module_utils._backup import backup_name, dump
 from tests.chromium import Browser
-from tests.integration.conftest import ANSIBLE_PLAYBOOK, play_environment
+from tests.integration.conftest import ANSIBLE_PLAYBOOK, controller_inventory, play_environment
 from tests.integration.sandbox import REPO
 from tests.postgres_cluster import PASSWORD
 
@@ -46,10 +46,7 @@ def daily_check(fake, postgres, daily_database, ssh_hosts, tmp_path):
     the ops group; the state (reports, history, backups, incidents) under tmp_path."""
     inventory = tmp_path / "inventory"
     inventory.mkdir()
-    (inventory / "controller.yml").write_text(json.dumps({"all": {"children": {
-        "controller": {"hosts": {"localhost": {"ansible_connection": "local",
-                                               "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}},
-        "db": {"hosts": {"localhost": None}}}}}), encoding="utf-8")
+    controller_inventory(inventory / "controller.yml")
     ssh_hosts.write_inventory(inventory / "ops.yml")
     state = tmp_path / "state"
     for folder in ("reports", "backup", "incidents"):

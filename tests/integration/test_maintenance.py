@@ -8,7 +8,7 @@ import time
 import psycopg2
 import pytest
 
-from tests.integration.conftest import ANSIBLE_PLAYBOOK, play_environment
+from tests.integration.conftest import ANSIBLE_PLAYBOOK, controller_inventory, play_environment
 from tests.integration.sandbox import REPO
 from tests.postgres_cluster import PASSWORD
 from tests.unit.module_utils.test_probe import HTTPSServer, days, make_certificate, write_pem
@@ -87,10 +87,7 @@ def maintenance(fake, postgres, maintenance_database, ssh_hosts, tmp_path):
     hosts as the ops group."""
     inventory = tmp_path / "inventory"
     inventory.mkdir()
-    (inventory / "controller.yml").write_text(json.dumps({"all": {"children": {
-        "controller": {"hosts": {"localhost": {"ansible_connection": "local",
-                                               "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}},
-        "db": {"hosts": {"localhost": None}}}}}), encoding="utf-8")
+    controller_inventory(inventory / "controller.yml")
     ssh_hosts.write_inventory(inventory / "ops.yml")
     state = tmp_path / "state"
 
