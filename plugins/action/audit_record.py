@@ -65,6 +65,6 @@ class ActionModule(ControllerAction):
         if problem:
             return {"failed": True, "path": path, "line": line,
                     "msg": f"The record cannot be written: {problem}. Point the play's folder setting (such as "
-                           "rollback_audit_dir, incident_dir, maintenance_report_dir or dr_drill_audit_dir) at one "
-                           "this user can write."}
+                           "rollback_audit_dir, incident_dir, maintenance_report_dir, daily_check_report_dir or "
+                           "dr_drill_audit_dir) at one this user can write."}
         return {"changed": True, "path": path, "line": line}

@@ -115,42 +115,47 @@ class _Report:
         return line, chart
 
     def incidents(self, since):
-        """The incidents of the window from the three places they are kept; returns the summary line."""
-        rows, counts, unread = [], {}, []
+        """The incidents of the window from the three places they are kept; returns the summary line. A source
+        that could not be read records no count, so its chart shows a gap rather than a calm zero."""
+        rows, counts, unread, still_open = [], {}, [], []
+
+        def row(source, key, title, status, severity, opened, resolved):
+            rows.append([source, key, title, status, severity, _local(opened, self.zone),
+                         _local(resolved, self.zone) if resolved else "-"])
+            if status not in ("resolved", "postmortem"):
+                still_open.append(f"{source} {key}")
+
         pagerduty = self.data.get("pagerduty") or {}
         if pagerduty.get("enabled"):
+            for incident in pagerduty.get("incidents") or []:
+                row("PagerDuty", f"#{incident.get('incident_number')}", incident.get("title"), incident.get("status"),
+                    incident.get("urgency"), incident.get("created_at"), incident.get("resolved_at"))
             if pagerduty.get("error"):
                 unread.append(self.unread("PagerDuty", pagerduty["error"]))
-            for incident in pagerduty.get("incidents") or []:
-                rows.append(["PagerDuty", f"#{incident.get('incident_number')}", incident.get("title"),
-                             incident.get("status"), incident.get("urgency"), _local(incident.get("created_at"), self.zone),
-                             _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
-            counts["PagerDuty"] = len(pagerduty.get("incidents") or [])
+            counts["PagerDuty"] = None if pagerduty.get("error") else len(pagerduty.get("incidents") or [])
         statuspage = self.data.get("statuspage") or {}
         if statuspage.get("enabled"):
+            for incident in statuspage.get("recent") or []:
+                row("Statuspage", incident.get("key") or incident.get("id"), incident.get("name"), incident.get("status"),
+                    incident.get("impact"), incident.get("created_at"), incident.get("resolved_at"))
             if statuspage.get("error"):
                 unread.append(self.unread("Statuspage", statuspage["error"]))
-            for incident in statuspage.get("recent") or []:
-                rows.append(["Statuspage", incident.get("key") or incident.get("id"), incident.get("name"),
-                             incident.get("status"), incident.get("impact"), _local(incident.get("created_at"), self.zone),
-                             _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
-            counts["Statuspage"] = len(statuspage.get("recent") or [])
+            counts["Statuspage"] = None if statuspage.get("error") else len(statuspage.get("recent") or [])
         runbook = self.data.get("incidents") or []
         for incident in runbook:
-            rows.append(["runbook", incident["incident_id"], incident.get("title"), incident.get("status"),
-                         incident.get("severity"), _local(incident["declared_at"], self.zone),
-                         _local(incident["resolved_at"], self.zone) if incident.get("resolved_at") else "-"])
+            row("runbook", incident["incident_id"], incident.get("title"), incident.get("status"),
+                incident.get("severity"), incident["declared_at"], incident.get("resolved_at"))
         counts["runbook"] = len(runbook)
+
         self.metrics.update({f"incidents.{source.lower()}": count for source, count in counts.items()})
         for severity in SEVERITIES:
             self.metrics[f"incidents.{severity}"] = sum(incident.get("severity") == severity for incident in runbook)
-        still_open = [incident for incident in runbook if incident.get("status") != "resolved"]
         if still_open:
-            self.warnings.append(self.say("incidents_open", ids=", ".join(i["incident_id"] for i in still_open)))
+            self.warnings.append(self.say("incidents_open", ids=", ".join(still_open)))
         self.section("incidents", [self.say("incidents_since", since=_local(since, self.zone))] + unread,
                      {"columns": self.words["columns"]["incidents"], "rows": rows}, [self.severity_chart(runbook)])
-        return self.say("incidents", since=_local(since, self.zone),
-                        counts=", ".join(f"{source} {count}" for source, count in counts.items()))
+        return self.say("incidents", since=_local(since, self.zone), counts=", ".join(
+            f"{source} {self.words['unknown'] if count is None else count}" for source, count in counts.items()))
 
     def hosts(self, kind):
         """The ops hosts' reports of this check; an unreachable or failed host needs a look."""
@@ -247,13 +252,14 @@ class _Report:
                                   for entry in (failed.get("by_address") or [])[:3])
             sudo_users = ", ".join(f"{entry.get('user')}→{entry.get('target')} ({entry.get('count')})"
                                    for entry in (sudo.get("by_user") or [])[:3])
-            rows.append([name, shown(failed.get("count")), shown(failed.get("invalid_users")), addresses or "-",
+            rows.append([name, _local(report.get("since"), self.zone), shown(failed.get("count")),
+                         shown(failed.get("invalid_users")), addresses or "-",
                          shown(accepted.get("count")), shown(sudo.get("count")), sudo_users or "-",
                          shown(sudo.get("failures"))])
             if reading(sudo.get("failures")):
                 self.warnings.append(self.say("sudo_failures", host=name, count=shown(sudo.get("failures"))))
-        self.section("security", [self.say("security_since", since=_local(self.windows["since_morning"], self.zone))],
-                     {"columns": self.words["columns"]["security"], "rows": rows})
+        self.section("security", [self.words["security_since"]], {"columns": self.words["columns"]["security"],
+                                                                  "rows": rows})
         self.summary.append(self.say("security", failed=failed_total, sudo=sudo_total, hosts=len(rows)))
 
     def hourly(self):
@@ -262,12 +268,20 @@ class _Report:
         self.metrics["health.ok"] = 1 if probe.get("healthy") else 0
         error_rate = reading(self.data.get("error_rate"))
         users = self.data.get("active_users") or {}
-        # Health is one more threshold, so that an endpoint that stays down is announced once, not every hour.
         readings = {"health": self.metrics["health.ok"], "response_median_ms": self.metrics.get("response.median_ms"),
                     "response_p95_ms": self.metrics.get("response.p95_ms"), "error_rate": error_rate,
-                    "active_users": reading(users.get("value"))}
-        host_rows = []
-        for name, resources in self.hosts("resources").items():
+                    "active_users": reading(users.get("value")), "disk_percent": None, "memory_percent": None,
+                    "load_per_cpu": None}
+        # The endpoint's health and each host's answer are thresholds too: a host or an endpoint that stays down is
+        # announced when it goes and when it comes back, not every hour in between.
+        thresholds = {"health": {"below": 1}, **(self.data.get("thresholds") or {})}
+        host_rows, host_errors = [], {}
+        for name, report in sorted((self.data.get("hosts") or {}).items()):
+            readings[f"host:{name}"], thresholds[f"host:{name}"] = int(report.get("status") == "ok"), {"below": 1}
+            if report.get("status") != "ok":
+                host_errors[name] = report.get("error") or report.get("status")
+                continue
+            resources = report.get("resources") or {}
             disks = [reading(disk.get("percent")) for disk in resources.get("disks") or []]
             memory = reading((resources.get("memory") or {}).get("used_percent"))
             load = reading((resources.get("load") or {}).get("1m"))
@@ -276,42 +290,65 @@ class _Report:
                     "load_per_cpu": round(per_cpu, 2) if per_cpu is not None else None}
             for metric, value in host.items():
                 self.metrics[f"host.{name}.{metric}"] = value
-                if value is not None and (readings.get(metric) is None or value > readings[metric]):
+                if value is not None and (readings[metric] is None or value > readings[metric]):
                     readings[metric] = value
             host_rows.append([name, shown(host["disk_percent"]), shown(memory), shown(host["load_per_cpu"], 2)])
         self.metrics.update({"error_rate": error_rate, "active_users": readings["active_users"]})
-        for metric in ("disk_percent", "memory_percent", "load_per_cpu"):
-            readings.setdefault(metric, None)
 
-        unread = []
-        if users.get("enabled") and users.get("error"):
-            unread.append(self.unread(self.words["sources"]["active_users"], users["error"]))
-        thresholds = {"health": {"below": 1}, **(self.data.get("thresholds") or {})}
         verdict = threshold_breaches(readings, thresholds, self.data.get("previous_breaches"))
-        self.verdict = verdict
+        # A metric of the application that has a threshold and could not be read says so; the hosts' metrics are
+        # unread only when their host is, which is said already.
+        self.unreadable = [metric for metric in verdict["unread"] if metric in ("error_rate", "active_users")]
+        lines = [response_line]
+        if users.get("enabled") and users.get("error"):
+            lines.append(self.unread(self.words["sources"]["active_users"], users["error"]))
+        for metric in self.unreadable:
+            if metric != "active_users" or not users.get("error"):
+                lines.append(self.unread(self.words["metrics"][metric], self.words["no_reading"]))
+        # A breach still stands while its metric cannot be read: its recovery is announced once it is read again.
+        self.breaches = verdict["names"] + [metric for metric in self.data.get("previous_breaches") or []
+                                            if metric in verdict["unread"]]
+        self.recovered = verdict["recovered"]
+        self.new_unreadable = [metric for metric in self.unreadable if metric not in (self.data.get("previous_unread") or [])]
+
         rows = []
         for metric, value in readings.items():
+            if metric.startswith("host:"):
+                continue
             rule = thresholds.get(metric)
             breach = next((entry for entry in verdict["breached"] if entry["metric"] == metric), None)
             state = (self.words["state"]["new"] if breach and breach["new"] else self.words["state"]["still"] if breach
                      else self.words["state"]["recovered"] if metric in verdict["recovered"]
                      else self.words["state"]["unread"] if rule and value is None else self.words["state"]["ok"])
-            limit = f"{next(iter(rule))} {shown(next(iter(rule.values())), 3)}" if rule else "-"
+            limit = f"{self.words['directions'][next(iter(rule))]} {shown(next(iter(rule.values())), 3)}" if rule else "-"
             rows.append([self.words["metrics"].get(metric, metric), shown(value, 3), limit, state])
         for breach in verdict["breached"]:
-            line = self.say("breach", metric=self.words["metrics"].get(breach["metric"], breach["metric"]),
-                            value=shown(breach["value"], 3), direction=self.words["directions"][breach["direction"]],
-                            limit=shown(breach["limit"], 3))
-            (self.failures if breach["new"] else self.warnings).append(line)
-        self.section("readings", [response_line] + unread, {"columns": self.words["columns"]["readings"], "rows": rows},
+            (self.failures if breach["new"] else self.warnings).append(self.breach_line(breach, probe, host_errors))
+        self.section("readings", lines, {"columns": self.words["columns"]["readings"], "rows": rows},
                      [response_chart,
                       self.day_chart("error_rate", self.words["charts"]["error_rate"], "", {"error rate": "error_rate"}),
                       self.day_chart("active_users", self.words["charts"]["active_users"], "",
                                      {"users": "active_users"})])
-        self.section("hosts", [], {"columns": self.words["columns"]["hosts"], "rows": host_rows})
+        self.section("hosts", [self.say("host_unread", host=name, error=error) for name, error in host_errors.items()],
+                     {"columns": self.words["columns"]["hosts"], "rows": host_rows})
         self.summary.append(response_line)
-        self.summary.extend(self.say("recovered", metric=self.words["metrics"].get(metric, metric))
-                            for metric in verdict["recovered"])
+        self.summary.extend(self.recovery_line(metric, readings.get(metric)) for metric in verdict["recovered"])
+
+    def breach_line(self, breach, probe, host_errors):
+        metric = breach["metric"]
+        if metric == "health":
+            return self.say("health_down", reason=probe.get("reason") or "-")
+        if metric.startswith("host:"):
+            return self.say("host_unread", host=metric[5:], error=host_errors.get(metric[5:], "-"))
+        return self.say("breach", metric=self.words["metrics"].get(metric, metric), value=shown(breach["value"], 3),
+                        direction=self.words["directions"][breach["direction"]], limit=shown(breach["limit"], 3))
+
+    def recovery_line(self, metric, value):
+        if metric == "health":
+            return self.say("health_back")
+        if metric.startswith("host:"):
+            return self.say("host_back", host=metric[5:])
+        return self.say("recovered", metric=self.words["metrics"].get(metric, metric), value=shown(value, 3))
 
     def evening(self):
         self.summary.append(self.incidents(self.windows["day_start"]))
@@ -336,7 +373,8 @@ class _Report:
                              deployment.get("creator") or "-", (deployment.get("commit_message") or "-").splitlines()[0][:80]
                              if deployment.get("commit_message") else "-"])
             failed = [row for row in rows if row[2] == "ERROR"]
-            self.metrics["deploys.count"] = len(rows)
+            if not deploys.get("error"):
+                self.metrics["deploys.count"] = len(rows)
             self.summary.append(self.say("deploys", count=len(rows), failed=len(failed)))
         self.section("deploys", lines, {"columns": self.words["columns"]["deploys"], "rows": rows})
 
@@ -365,17 +403,20 @@ class _Report:
                              deploy.get("who") or "-"])
         self.section("tomorrow", [] if rows else [self.words["tomorrow_none"]],
                      {"columns": self.words["columns"]["tomorrow"], "rows": sorted(rows, key=lambda row: str(row[1]))})
-        self.summary.append(self.say("tomorrow", count=len(rows)))
+        deploys = sum(row[0] == self.words["kinds"]["deploy"] for row in rows)
+        self.summary.append(self.say("tomorrow", maintenances=len(rows) - deploys, deploys=deploys))
 
     def handoff(self):
         rotation = self.data.get("oncall_rotation") or {}
         if not rotation:
             return
         handoff = oncall_handoff(rotation, self.windows["now"], self.zone)
-        weeks = [handoff["this_week"], handoff["next_week"]]
         lines = [self.say("oncall_week", week=self.words[name], start=week["from"], end=week["to"],
                           primary=week["primary"], secondary=week["secondary"] or "-")
-                 for name, week in zip(("this_week", "next_week"), weeks)]
+                 if week else self.say("oncall_not_started", week=self.words[name], start=handoff["starts_on"])
+                 for name, week in (("this_week", handoff["this_week"]), ("next_week", handoff["next_week"]))]
+        if handoff["this_week"] is None:
+            self.warnings.append(lines[0])
         rows = [[level["level"], level["who"], shown(level["respond_within_minutes"]), level.get("contact") or "-"]
                 for level in handoff["escalation"]]
         self.section("oncall", lines, {"columns": self.words["columns"]["escalation"], "rows": rows})
@@ -391,7 +432,7 @@ def daily_check_report(gathered, words):
     getattr(report, phase)()
 
     status = "failed" if report.failures else "warning" if report.warnings else "ok"
-    verdict = getattr(report, "verdict", None)
+    hourly = phase == "hourly"
     windows = gathered["windows"]
     return {
         "status": status,
@@ -399,9 +440,10 @@ def daily_check_report(gathered, words):
         "failures": report.failures,
         "warnings": report.warnings,
         "summary": report.summary,
-        "breaches": verdict["names"] if verdict else [],
-        # The hourly check speaks only when something crossed a threshold or came back under it.
-        "speak": phase != "hourly" or bool(report.failures or (verdict and verdict["recovered"])),
+        "breaches": report.breaches if hourly else [],
+        "unread": report.unreadable if hourly else [],
+        # The hourly check speaks only when something crossed a threshold, came back, or can no longer be read.
+        "speak": not hourly or bool(report.failures or report.recovered or report.new_unreadable),
         "document": {
             "name": gathered["report_name"],
             "title": report.say(f"title_{phase}", date=windows["today"], time=windows["local_time"]),

@@ -154,7 +154,7 @@ def json_lines(lines, since=None, field="at"):
     (a run that died while writing it) with a warning, so that one bad line cannot stop every later run. With
     ``since``, only the objects whose ``field`` (an ISO 8601 time or date) is not before it: a history of years is
     then cut to what a run reads before Ansible carries it from task to task."""
-    found = []
+    found, bad = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -166,7 +166,11 @@ def json_lines(lines, since=None, field="at"):
             if not since or str(entry.get(field, "")) >= since:
                 found.append(entry)
         else:
-            Display().warning(f"Line {number} of the history is no JSON object and was passed over: {line[:80]!r}")
+            bad.append(number)
+    if bad:
+        # One warning, however many lines: a file of garbage must not bury the job's output.
+        Display().warning(f"{len(bad)} line(s) of the history are no JSON object and were passed over (line "
+                          f"{', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''}).")
     return found
 
 

@@ -119,6 +119,16 @@ def incident_summaries(timelines, since=None, until=None):
     return sorted(found, key=lambda incident: incident["declared_at"])
 
 
+def last_reading(history, metric, phase=None):
+    """The time (``at``) of the last check of the history that recorded ``metric``, or None when none did."""
+    found = None
+    for record in history or []:
+        if (phase is None or record.get("phase") == phase) and (record.get("metrics") or {}).get(metric) is not None:
+            if found is None or str(record.get("at", "")) > found:
+                found = str(record.get("at"))
+    return found
+
+
 def _rota_week(rotation, first_day, week_start):
     weeks = rotation["weeks"]
     index = ((week_start - first_day).days // 7) % len(weeks)
@@ -151,12 +161,13 @@ def oncall_handoff(rotation, moment, time_zone="Asia/Tokyo"):
         raise AnsibleFilterError(f"The on-call rota is not usable: {'; '.join(problems)}.")
 
     today = _moment(moment, "The hand-off's time").astimezone(_zone(time_zone)).date()
-    if today < first_day:
-        raise AnsibleFilterError(f"The on-call rota starts on {first_day}, after {today}; move starts_on back.")
+    # A rota set up ahead of time has no week yet; it says when it starts.
     this_week = today - datetime.timedelta(days=(today - first_day).days % 7)
+    next_week = this_week + datetime.timedelta(days=7)
     return {
-        "this_week": _rota_week(rotation, first_day, this_week),
-        "next_week": _rota_week(rotation, first_day, this_week + datetime.timedelta(days=7)),
+        "starts_on": first_day.isoformat(),
+        "this_week": _rota_week(rotation, first_day, this_week) if this_week >= first_day else None,
+        "next_week": _rota_week(rotation, first_day, next_week) if next_week >= first_day else None,
         "escalation": [{"level": number, "who": level["who"],
                         "respond_within_minutes": reading(level["respond_within_minutes"]),
                         "contact": level.get("contact")}
@@ -176,6 +187,8 @@ def threshold_breaches(readings, thresholds, previous=None):
         if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in DIRECTIONS \
                 or reading(next(iter(rule.values()))) is None:
             raise AnsibleFilterError(f"The threshold of {name} must be {{above: N}} or {{below: N}}, not {rule!r}.")
+        if reading(next(iter(rule.values()))) < 0:
+            raise AnsibleFilterError(f"The threshold of {name} is negative ({rule!r}); no reading is below zero.")
         direction, limit = next(iter(rule.items()))
         value = reading((readings or {}).get(name))
         if value is None:
@@ -185,7 +198,8 @@ def threshold_breaches(readings, thresholds, previous=None):
                              "new": name not in before})
     names = [entry["metric"] for entry in breached]
     return {"breached": breached, "names": names,
-            "recovered": sorted(name for name in before if name not in names and name not in unread),
+            "recovered": sorted(name for name in before if name in thresholds and name not in names
+                                and name not in unread),
             "unread": unread}
 
 
@@ -230,6 +244,7 @@ def check_windows(history, now, time_zone="Asia/Tokyo", evening_hour=18):
         "hours_since_day_start": round((moment - day_start).total_seconds() / 3600, 3),
         "since_evening": _utc_text(since_evening),
         "since_morning": _utc_text(since_morning),
+        "day_ago": _utc_text(moment - datetime.timedelta(days=1)),
         "local_time": moment.strftime("%Y-%m-%d %H:%M %Z"),
     }
 
@@ -238,4 +253,4 @@ class FilterModule:
     def filters(self):
         return {"history_series": history_series, "incident_summaries": incident_summaries,
                 "oncall_handoff": oncall_handoff, "threshold_breaches": threshold_breaches,
-                "check_windows": check_windows}
+                "check_windows": check_windows, "last_reading": last_reading}

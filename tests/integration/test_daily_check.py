@@ -130,7 +130,8 @@ def seed_incidents(fake, state, since):
     """A PagerDuty incident and a Statuspage incident in the night, and a runbook incident declared and resolved."""
     pagerduty = fake.pagerduty.state()
     pagerduty.setdefault("incidents", []).append({
-        "id": "QNIGHT1", "incident_number": 41, "title": "Checkout 5xx above 5 %", "status": "resolved", "urgency": "high",
+        "id": "QNIGHT1", "incident_number": 41, "title": "Checkout 5xx above 5 % <img src=x>", "status": "resolved",
+        "urgency": "high",
         "service": "PSBX001", "incident_key": "night-1", "created_at": iso(since + datetime.timedelta(hours=2)),
         "updated_at": iso(since + datetime.timedelta(hours=3)),
         "last_status_change_at": iso(since + datetime.timedelta(hours=3)),
@@ -177,13 +178,31 @@ def test_morning_reads_the_night_and_its_page_shows_every_chart(daily_check, fak
     assert 1.9 < report["metrics"][f"backup.{DATABASE}.age_hours"] < 2.2
 
     markdown = page(daily_check.state, "morning").with_suffix(".md").read_text(encoding="utf-8")
-    assert "Checkout 5xx above 5 %" in markdown and "INC-20261204-220000" in markdown
+    assert "Checkout 5xx above 5 % &lt;img src=x&gt;" in markdown and "INC-20261204-220000" in markdown
+    assert "<img" not in markdown and "<img" not in page(daily_check.state, "morning").read_text(encoding="utf-8")
     for text in [markdown, page(daily_check.state, "morning").read_text(encoding="utf-8"), notice, output]:
         assert SUDO_SECRET not in text and "sandboxPagerDutyApiToken01" not in text
 
     shown = open_in_chromium(page(daily_check.state, "morning"), tmp_path, "morning-en")
     assert shown["errors"] == []
     assert shown["charts"] == ["response_time", "incidents_by_severity", "backup_age", "database_size", "table_sizes"]
+
+
+def test_a_host_whose_log_could_not_be_read_is_caught_up_the_next_morning(daily_check, ssh_hosts):
+    for host in ssh_hosts.hosts:
+        security_log(ssh_hosts.host_folder(host), NOW - datetime.timedelta(hours=20))
+
+    code, output = daily_check("morning", daily_check_samples=1, daily_check_pagerduty=False,
+                               daily_check_statuspage=False, daily_check_security_logs=["log/nowhere.log"])
+    assert code == 0, output
+    assert not any(name.startswith("security.") for name in history(daily_check.state)[-1]["metrics"])
+
+    code, output = daily_check("morning", daily_check_samples=1, daily_check_pagerduty=False,
+                               daily_check_statuspage=False)
+    assert code == 0, output
+    # The failed logins before the first morning are counted now: nothing fell between the two.
+    assert all(history(daily_check.state)[-1]["metrics"][f"security.{host['name']}.failed_logins"] == 3
+               for host in ssh_hosts.hosts)
 
 
 def set_error_rate(fake, rate):
@@ -204,16 +223,18 @@ def test_hourly_is_quiet_until_a_threshold_is_crossed_and_says_when_it_comes_bac
         json.dumps({"phase": "hourly", "at": iso(NOW - datetime.timedelta(hours=1)), "breaches": [],
                     "metrics": {"response.median_ms": 60, "response.p95_ms": 90, "error_rate": 0.02}}),
         '{"phase": "hourly", "at": "2026-']) + "\n", encoding="utf-8")
+    set_error_rate(fake, 0.01)
 
     code, output = daily_check("hourly")
     assert code == 0, output
     assert slack_texts(fake) == []
     assert history(daily_check.state)[-1]["metrics"]["active_users"] == 7
-    assert "no JSON object and was passed over" in output
+    assert "1 line(s) of the history are no JSON object and were passed over" in output
 
     set_error_rate(fake, 0.2)
     code, output = daily_check("hourly")
-    assert code == 0, output
+    # Crossed now: the report and the alert are out, and the job is red for the scheduler.
+    assert code != 0 and "The hourly check found: error rate is 0.2" in output, output
     [alert] = slack_texts(fake)
     assert "error rate is 0.2, above the threshold of 0.05" in alert
     assert history(daily_check.state)[-1]["breaches"] == ["error_rate"]
@@ -237,12 +258,12 @@ def test_an_alert_that_did_not_get_through_is_sent_again_the_next_hour(daily_che
     set_error_rate(fake, 0.2)
     fake.slack.add_faults([{"action": "status", "status": 500, "body": "rollup_error", "times": 100}])
 
-    code, output = daily_check("hourly")
+    code, output = daily_check("hourly", daily_check_fail_on_failure=False)
     assert code == 0, output
     assert slack_texts(fake) == [] and history(daily_check.state)[-1]["breaches"] == []
 
     fake.slack.clear_faults()
-    code, output = daily_check("hourly")
+    code, output = daily_check("hourly", daily_check_fail_on_failure=False)
     assert code == 0 and "error rate is 0.2" in slack_texts(fake)[-1], output
 
 
@@ -277,6 +298,10 @@ def test_evening_hands_off_in_japanese_with_tomorrow_and_the_day(daily_check, fa
     ({"daily_check_thresholds": {"error_rate": {"over": 1}}}, "must be {above: N} or {below: N}"),
     ({"daily_check_oncall_rotation": {"starts_on": "monday", "weeks": [], "escalation": []}}, "rota is not usable"),
     ({"daily_check_phase": "hourly", "health_check_url": ""}, "health_check_url is not set"),
+    ({"daily_check_phase": "evening", "daily_check_planned_deploys": [{"date": "06/12/2026", "what": "x"}]},
+     "daily_check_planned_deploys must be"),
+    ({"daily_check_thresholds": {"disk_percent": {"above": -5}}}, "negative"),
+    ({"daily_check_report_dir": "/dev/null/reports"}, "daily_check_report_dir"),
 ])
 def test_a_bad_request_fails_before_anything_is_read_or_sent(daily_check, fake, variables, said):
     code, output = daily_check(variables.pop("daily_check_phase", "morning"), **variables)

@@ -41,7 +41,7 @@ def test_a_threshold_is_announced_when_crossed_then_quiet_while_it_stays_then_it
     assert still["speak"] is False and still["status"] == "warning" and still["breaches"] == ["error_rate"]
 
     back = daily_check_report(hourly(error_rate=0.01, previous=["error_rate"]), WORDS["en"])
-    assert back["speak"] is True and back["status"] == "ok" and "error rate is back to normal." in back["summary"]
+    assert back["speak"] is True and back["status"] == "ok" and "error rate is back to normal (0.01)." in back["summary"]
 
 
 def test_an_endpoint_that_stays_down_is_announced_once():
@@ -50,15 +50,33 @@ def test_an_endpoint_that_stays_down_is_announced_once():
     assert daily_check_report(hourly(healthy=False, previous=["health"]), WORDS["en"])["speak"] is False
 
 
-def test_the_busiest_host_counts_and_an_unreachable_host_needs_a_look():
-    hosts = {"web1": {"status": "ok", "resources": {"disks": [{"percent": 40}, {"percent": 91}],
-                                                    "memory": {"used_percent": 50}, "load": {"1m": 3.0}, "cpu_count": 2}},
-             "web2": {"status": "unreachable", "error": "Not reached over SSH: timed out"}}
+def test_the_busiest_host_counts_and_a_host_that_goes_away_is_announced_once_and_when_it_is_back():
+    web1 = {"status": "ok", "resources": {"disks": [{"percent": 40}, {"percent": 91}], "memory": {"used_percent": 50},
+                                          "load": {"1m": 3.0}, "cpu_count": 2}}
+    hosts = {"web1": web1, "web2": {"status": "unreachable", "error": "Not reached over SSH: timed out"}}
 
-    report = daily_check_report(hourly(hosts=hosts), WORDS["en"])
+    gone = daily_check_report(hourly(hosts=hosts), WORDS["en"])
+    assert gone["breaches"] == ["disk_percent", "host:web2"] and gone["metrics"]["host.web1.load_per_cpu"] == 1.5
+    assert "Host web2 was not read: Not reached over SSH: timed out" in gone["failures"] and gone["speak"] is True
 
-    assert report["breaches"] == ["disk_percent"] and report["metrics"]["host.web1.load_per_cpu"] == 1.5
-    assert "Host web2 was not read: Not reached over SSH: timed out" in report["warnings"]
+    still = daily_check_report(hourly(hosts=hosts, previous=["disk_percent", "host:web2"]), WORDS["en"])
+    assert still["speak"] is False and "Host web2 was not read: Not reached over SSH: timed out" in still["warnings"]
+
+    back = daily_check_report(hourly(hosts={"web1": web1, "web2": web1}, previous=["disk_percent", "host:web2"]),
+                              WORDS["en"])
+    assert back["speak"] is True and "Host web2 can be read again." in back["summary"]
+    # A host taken out of the inventory is not "back".
+    assert daily_check_report(hourly(hosts={}, previous=["host:web9"]), WORDS["en"])["speak"] is False
+
+
+def test_a_thresholded_metric_that_can_no_longer_be_read_is_said_once_and_keeps_its_breach():
+    report = daily_check_report(hourly(error_rate=None, previous=["error_rate"]), WORDS["en"])
+
+    assert report["speak"] is True and report["breaches"] == ["error_rate"] and report["unread"] == ["error_rate"]
+    assert report["warnings"] == ["error rate could not be read: no reading this hour"]
+    again = daily_check_report({**hourly(error_rate=None, previous=["error_rate"]), "previous_unread": ["error_rate"]},
+                               WORDS["en"])
+    assert again["speak"] is False and again["status"] == "warning"
 
 
 def test_the_day_chart_leaves_a_gap_for_an_hour_without_a_check():
@@ -94,7 +112,9 @@ def test_a_morning_with_an_unreadable_service_a_stale_backup_and_an_open_inciden
 
     assert report["status"] == "warning" and report["speak"] is True
     assert report["warnings"] == ["PagerDuty could not be read: PagerDuty API: GET /incidents answered 401",
-                                  "Incidents still open: INC-20261205-010000.", "shop: older than 26 hours"]
+                                  "Incidents still open: runbook INC-20261205-010000.", "shop: older than 26 hours"]
+    # PagerDuty was not read: no count for it, so the history has a gap rather than a zero.
+    assert "incidents.pagerduty" not in report["metrics"] and report["metrics"]["incidents.statuspage"] == 0
     assert report["metrics"]["backup.shop.age_hours"] == 53.0 and report["metrics"]["incidents.P2"] == 1
     charts = {chart["id"]: chart for section in report["document"]["sections"] for chart in section["charts"]}
     assert list(charts) == ["response_time", "incidents_by_severity", "backup_age", "database_size", "table_sizes"]

@@ -93,11 +93,16 @@ def test_the_rota_repeats_weekly_and_the_day_is_taken_in_its_time_zone():
 
 
 @pytest.mark.parametrize("broken, said", [({"weeks": []}, "weeks must be"), ({"starts_on": "next monday"}, "starts_on"),
-                                          ({"escalation": [{"who": "CTO"}]}, "escalation must be"),
-                                          ({"starts_on": "2027-01-04"}, "move starts_on back")])
+                                          ({"escalation": [{"who": "CTO"}]}, "escalation must be")])
 def test_a_rota_that_cannot_be_used_says_why(broken, said):
     with pytest.raises(AnsibleFilterError, match=said):
         oncall_handoff({**ROTA, **broken}, "2026-12-06T16:00:00Z")
+
+
+def test_a_rota_set_up_ahead_says_when_it_starts():
+    starting_next_monday = oncall_handoff({**ROTA, "starts_on": "2026-12-07"}, "2026-12-05T00:00:00Z")
+    assert starting_next_monday["this_week"] is None and starting_next_monday["next_week"]["primary"] == "Sato"
+    assert oncall_handoff({**ROTA, "starts_on": "2027-04-05"}, "2026-12-05T00:00:00Z")["next_week"] is None
 
 
 def test_thresholds_tell_new_breaches_recoveries_and_unread_metrics():
@@ -111,9 +116,12 @@ def test_thresholds_tell_new_breaches_recoveries_and_unread_metrics():
     assert threshold_breaches({"p95": 2000}, {"p95": {"above": 2000}})["breached"] == []
 
 
-@pytest.mark.parametrize("rule", [{"over": 1}, {"above": "lots"}, {"above": 1, "below": 0}, 5])
-def test_a_threshold_that_is_not_above_or_below_a_number_is_refused(rule):
-    with pytest.raises(AnsibleFilterError, match="must be {above: N} or {below: N}"):
+@pytest.mark.parametrize("rule, said", [({"over": 1}, "must be {above: N} or {below: N}"),
+                                        ({"above": "lots"}, "must be {above: N} or {below: N}"),
+                                        ({"above": 1, "below": 0}, "must be {above: N} or {below: N}"),
+                                        (5, "must be {above: N} or {below: N}"), ({"above": -5}, "negative")])
+def test_a_threshold_that_is_not_above_or_below_a_number_is_refused(rule, said):
+    with pytest.raises(AnsibleFilterError, match=said):
         threshold_breaches({"x": 1}, {"x": rule})
 
 
