@@ -7,6 +7,7 @@ from ansible_collections.runbook.ops.plugins.filter.reports import (
     check_windows,
     history_series,
     incident_summaries,
+    last_reading,
     oncall_handoff,
     threshold_breaches,
 )
@@ -144,3 +145,13 @@ def test_the_morning_reads_since_the_last_evening_check_or_the_evening_hour_befo
 
 def test_an_evening_check_after_the_evening_hour_reads_from_that_evening():
     assert check_windows([], "2026-12-05T09:30:00Z", "Asia/Tokyo", 18)["since_evening"] == "2026-12-05T09:00:00Z"
+
+
+def test_last_reading_is_the_last_check_of_the_phase_that_recorded_the_metric():
+    history = [{"phase": "morning", "at": "2026-12-03T00:00:00Z", "metrics": {"security.web1.failed_logins": 2}},
+               {"phase": "morning", "at": "2026-12-04T00:00:00Z", "metrics": {"security.web2.failed_logins": 0}},
+               {"phase": "hourly", "at": "2026-12-04T05:00:00Z", "metrics": {"security.web1.failed_logins": 1}}]
+
+    assert last_reading(history, "security.web1.failed_logins", "morning") == "2026-12-03T00:00:00Z"
+    assert last_reading(history, "security.web1.failed_logins") == "2026-12-04T05:00:00Z"
+    assert last_reading(history, "security.web3.failed_logins", "morning") is None
