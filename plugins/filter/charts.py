@@ -60,21 +60,23 @@ def _svg(title, parts):
             f'aria-label="{html.escape(str(title))}"><title>{html.escape(str(title))}</title>{"".join(parts)}</svg>')
 
 
-def _range(values):
-    """The value axis: from 0 (or the lowest value when it is negative) to a little above the highest."""
-    low = min([0.0] + values)
+def _range(values, low=None):
+    """The value axis: from ``low`` (else 0, or the lowest value when it is negative) to a little above the
+    highest."""
+    low = min([0.0] + values) if low is None else min([float(low)] + values)
     high = max(values) if values else 1.0
     return low, (high + (high - low) * 0.1) if high > low else low + 1.0
 
 
-def line_chart(series, title, unit="", labels=None):
+def line_chart(series, title, unit="", labels=None, low=None):
     """Lines over time. ``series`` maps a name to its values, one per moment, null where there was no reading:
-    a gap breaks the line instead of drawing a false slope across it. ``labels`` names the moments."""
+    a gap breaks the line instead of drawing a false slope across it. ``labels`` names the moments; ``low`` is
+    where the value axis starts, for values that all sit far above zero (uptime near 100 %)."""
     if not isinstance(series, dict) or not series:
         raise AnsibleFilterError("line_chart takes a dictionary of named lists of values.")
     columns = max(len(values) for values in series.values())
     values = [_value(value) for points in series.values() for value in points]
-    low, high = _range([value for value in values if value is not None])
+    low, high = _range([value for value in values if value is not None], low)
     parts = _frame(title, unit, low, high)
     span_x = (WIDTH - LEFT - RIGHT) / max(columns - 1, 1)
 

@@ -149,11 +149,17 @@ def maintenance_problems(settings):
         settings.get("maintenance_archive_tables"))
 
 
-def json_lines(lines, since=None, field="at"):
+# What a history line's lists and dictionaries must be, when it has them: a line of another shape is as bad
+# as one cut short, and is passed over the same way rather than failing every run after it.
+LINE_SHAPE = {"metrics": dict, "failed": list, "breaches": list, "unread": list}
+
+
+def json_lines(lines, since=None, field="at", until=None):
     """The JSON objects of a JSON-lines file's lines; blank lines are passed over, and a line that is no JSON object
-    (a run that died while writing it) with a warning, so that one bad line cannot stop every later run. With
-    ``since``, only the objects whose ``field`` (an ISO 8601 time or date) is not before it: a history of years is
-    then cut to what a run reads before Ansible carries it from task to task."""
+    (a run that died while writing it), or whose metrics or lists are of another shape, with a warning, so that one
+    bad line cannot stop every later run. With ``since`` and ``until``, only the objects whose ``field`` (an ISO
+    8601 time or date) is in that period: a history of years is then cut to what a run reads before Ansible carries
+    it from task to task, and a line dated in the future (a clock set wrong) is left out."""
     found, bad = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -162,14 +168,16 @@ def json_lines(lines, since=None, field="at"):
             entry = json.loads(line)
         except ValueError:
             entry = None
-        if isinstance(entry, dict):
-            if not since or str(entry.get(field, "")) >= since:
+        if isinstance(entry, dict) and all(isinstance(entry[key], kind) for key, kind in LINE_SHAPE.items()
+                                           if key in entry):
+            moment = str(entry.get(field, ""))
+            if (not since or moment >= since) and (not until or "" < moment < until):
                 found.append(entry)
         else:
             bad.append(number)
     if bad:
         # One warning, however many lines: a file of garbage must not bury the job's output.
-        Display().warning(f"{len(bad)} line(s) of the history are no JSON object and were passed over (line "
+        Display().warning(f"{len(bad)} line(s) of the history are no JSON object of its shape and were passed over (line "
                           f"{', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''}).")
     return found
 

@@ -13,6 +13,7 @@ import datetime
 import zoneinfo
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 DIRECTIONS = ("above", "below")
 
@@ -87,36 +88,51 @@ def history_series(records, metrics, start, end, step_hours=1, time_zone="UTC", 
             "readings": sum(value is not None for values in series.values() for value in values)}
 
 
-def incident_summaries(timelines, since=None, until=None):
+def incident_summaries(timelines, since=None, until=None, time_zone="UTC"):
     """One summary per incident from its timeline (the incident role's JSON lines): severity, title, when it was
-    declared and resolved, and the minutes between. With since/until, only incidents open at some time in it."""
+    declared and resolved (and the local day of the declaration), and the minutes between. With since/until, only
+    incidents open at some time in it. A timeline whose times cannot be read is passed over with a warning."""
     window_start = _moment(since, "since") if since else None
     window_end = _moment(until, "until") if until else None
+    zone = _zone(time_zone)
     found = []
     for entries in timelines or []:
-        entries = [entry for entry in entries or [] if isinstance(entry, dict) and entry.get("result") != "failed"]
-        declared = next((entry for entry in entries if entry.get("action") == "declare"), None)
-        if declared is None:
+        try:
+            summary = _incident_summary(entries, window_start, window_end, zone)
+        except AnsibleFilterError as exc:
+            Display().warning(f"An incident timeline was passed over: {exc}")
             continue
-        resolved = next((entry for entry in reversed(entries) if entry.get("action") == "resolve"), None)
-        latest = entries[-1]
-        declared_at = _moment(declared.get("declared_at") or declared.get("at"), "A declaration's time")
-        resolved_at = _moment(resolved["at"], "A resolution's time") if resolved else None
-        if window_end and declared_at >= window_end:
-            continue
-        if window_start and resolved_at and resolved_at < window_start:
-            continue
-        found.append({
-            "incident_id": declared.get("incident_id"),
-            "severity": latest.get("severity") or declared.get("severity"),
-            "title": latest.get("title") or declared.get("title"),
-            "status": "resolved" if resolved else latest.get("status") or "investigating",
-            "declared_at": declared_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "resolved_at": resolved_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            if resolved_at else None,
-            "minutes_to_resolve": round((resolved_at - declared_at).total_seconds() / 60, 1) if resolved_at else None,
-        })
+        if summary:
+            found.append(summary)
     return sorted(found, key=lambda incident: incident["declared_at"])
+
+
+def _incident_summary(entries, window_start, window_end, zone):
+    """The summary of one timeline, or None when it is no incident or none of the window's."""
+    entries = [entry for entry in entries or [] if isinstance(entry, dict) and entry.get("result") != "failed"]
+    declared = next((entry for entry in entries if entry.get("action") == "declare"), None)
+    if declared is None:
+        return None
+    resolved = next((entry for entry in reversed(entries) if entry.get("action") == "resolve"), None)
+    latest = entries[-1]
+    name = declared.get("incident_id") or "?"
+    declared_at = _moment(declared.get("declared_at") or declared.get("at"), f"{name}: the declaration's time")
+    resolved_at = _moment(resolved.get("at"), f"{name}: the resolution's time") if resolved else None
+    if window_end and declared_at >= window_end:
+        return None
+    if window_start and resolved_at and resolved_at < window_start:
+        return None
+    return {
+        "incident_id": declared.get("incident_id"),
+        "severity": latest.get("severity") or declared.get("severity"),
+        "title": latest.get("title") or declared.get("title"),
+        "status": "resolved" if resolved else latest.get("status") or "investigating",
+        "declared_at": declared_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "resolved_at": resolved_at.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if resolved_at else None,
+        "minutes_to_resolve": round((resolved_at - declared_at).total_seconds() / 60, 1) if resolved_at else None,
+        "declared_date": declared_at.astimezone(zone).date().isoformat(),
+    }
 
 
 def last_reading(history, metric, phase=None):
@@ -149,9 +165,9 @@ def oncall_handoff(rotation, moment, time_zone="Asia/Tokyo"):
         problems.append("weeks must be a list of weeks, each naming its primary")
     escalation = rotation.get("escalation")
     if not isinstance(escalation, list) or not all(isinstance(level, dict) and level.get("who")
-                                                   and reading(level.get("respond_within_minutes")) is not None
+                                                   and (reading(level.get("respond_within_minutes")) or -1) >= 0
                                                    for level in escalation or [None]):
-        problems.append("escalation must be a list of levels, each with who and respond_within_minutes")
+        problems.append("escalation must be a list of levels, each with who and respond_within_minutes (0 or more)")
     try:
         first_day = datetime.date.fromisoformat(str(rotation.get("starts_on")))
     except ValueError:
@@ -187,8 +203,8 @@ def threshold_breaches(readings, thresholds, previous=None):
         if not isinstance(rule, dict) or len(rule) != 1 or next(iter(rule)) not in DIRECTIONS \
                 or reading(next(iter(rule.values()))) is None:
             raise AnsibleFilterError(f"The threshold of {name} must be {{above: N}} or {{below: N}}, not {rule!r}.")
-        if reading(next(iter(rule.values()))) < 0:
-            raise AnsibleFilterError(f"The threshold of {name} is negative ({rule!r}); no reading is below zero.")
+        if not 0 <= reading(next(iter(rule.values()))) < float("inf"):
+            raise AnsibleFilterError(f"The threshold of {name} must be a finite number of 0 or more, not {rule!r}.")
         direction, limit = next(iter(rule.items()))
         value = reading((readings or {}).get(name))
         if value is None:

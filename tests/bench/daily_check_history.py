@@ -66,6 +66,7 @@ def main(argv=None):
 
         def hourly(folder):
             variables = {"daily_check_phase": "hourly", "daily_check_report_dir": str(folder),
+                         "daily_check_lock_dir": str(scratch / "locks"),
                          "daily_check_samples": 3, "health_check_url": fakes.health_url + "/api/health"}
             return timed([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "playbooks/daily_check.yml",
                           "-e", json.dumps(variables)], env)

@@ -3,6 +3,7 @@ PostgreSQL and the SSH hosts (the ops group); their report pages opened in headl
 import datetime
 import json
 import os
+import socket
 import subprocess
 
 import pytest
@@ -56,6 +57,7 @@ def daily_check(fake, postgres, daily_database, ssh_hosts, tmp_path):
         variables = {
             "daily_check_phase": phase,
             "daily_check_report_dir": str(state / "reports"),
+            "daily_check_lock_dir": str(state / "locks"),
             "daily_check_backup_dir": str(state / "backup"),
             "daily_check_incident_dir": str(state / "incidents"),
             "daily_check_maintenance_history": str(state / "reports" / "history.jsonl"),
@@ -229,7 +231,7 @@ def test_hourly_is_quiet_until_a_threshold_is_crossed_and_says_when_it_comes_bac
     assert code == 0, output
     assert slack_texts(fake) == []
     assert history(daily_check.state)[-1]["metrics"]["active_users"] == 7
-    assert "1 line(s) of the history are no JSON object and were passed over" in output
+    assert "1 line(s) of the history are no JSON object of its shape and were passed over" in output
 
     set_error_rate(fake, 0.2)
     code, output = daily_check("hourly")
@@ -300,7 +302,7 @@ def test_evening_hands_off_in_japanese_with_tomorrow_and_the_day(daily_check, fa
     ({"daily_check_phase": "hourly", "health_check_url": ""}, "health_check_url is not set"),
     ({"daily_check_phase": "evening", "daily_check_planned_deploys": [{"date": "06/12/2026", "what": "x"}]},
      "daily_check_planned_deploys must be"),
-    ({"daily_check_thresholds": {"disk_percent": {"above": -5}}}, "negative"),
+    ({"daily_check_thresholds": {"disk_percent": {"above": -5}}}, "a finite number of 0 or more"),
     ({"daily_check_report_dir": "/dev/null/reports"}, "daily_check_report_dir"),
 ])
 def test_a_bad_request_fails_before_anything_is_read_or_sent(daily_check, fake, variables, said):
@@ -309,6 +311,22 @@ def test_a_bad_request_fails_before_anything_is_read_or_sent(daily_check, fake, 
     assert code != 0 and said in output, output
     assert fake.pagerduty.requests() == [] and fake.statuspage.requests() == [] and fake.slack.state()["messages"] == []
     assert list((daily_check.state / "reports").iterdir()) == []
+
+
+def test_a_second_check_of_the_same_phase_is_refused_while_the_first_runs(daily_check, fake):
+    locks = daily_check.state / "locks"
+    locks.mkdir()
+    # A lock as a running check holds it: this test's own process stands for its ansible-playbook.
+    (locks / "daily-check-hourly.lock").write_text(json.dumps({
+        "run_id": "20261205T000000Z-hourly-1", "owner": "daily check hourly", "taken_at": NOW.timestamp(),
+        "host": socket.gethostname(), "pid": os.getpid(), "data": {}}), encoding="utf-8")
+
+    code, output = daily_check("hourly")
+
+    assert code != 0 and "Another run holds the lock" in output, output
+    assert fake.slack.state()["messages"] == [] and history(daily_check.state) == []
+    # The other phases have locks of their own.
+    assert daily_check("evening")[0] == 0
 
 
 def test_an_outage_of_pagerduty_is_a_warning_of_a_morning_that_goes_on(daily_check, fake):

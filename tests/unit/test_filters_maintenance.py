@@ -114,3 +114,8 @@ def test_json_lines_pass_over_what_is_no_object_and_keep_what_is_recent_enough()
     assert [entry["n"] for entry in json_lines(lines, "2026-12-03T00:00:00Z")] == [2]
     assert [entry["n"] for entry in json_lines(['{"date": "2025-12-31", "n": 1}', '{"date": "2026-01-01", "n": 2}'],
                                                "2026-01-01", "date")] == [2]
+    # A line from the future (a clock set wrong) is left out, and so is one of another shape.
+    assert [entry["n"] for entry in json_lines(lines, "", "at", "2026-12-02T00:00:00Z")] == [1]
+    shapes = ['{"n": 1, "metrics": [1]}', '{"n": 2, "breaches": "health"}', '{"n": 3, "failed": {}}',
+              '{"n": 4, "metrics": {}, "unread": []}']
+    assert [entry["n"] for entry in json_lines(shapes)] == [4]

@@ -61,9 +61,24 @@ def test_the_year_measures_uptime_against_the_target_and_resolves_incidents_by_s
 
     # 998 of 1000 checks healthy: 99.8 %, under the target.
     assert document["status"] == "failed"
-    assert document["summary"][0] == "Uptime 99.8 % against the target of 99.9 % (MISSED), from 1000 hourly checks."
+    assert document["summary"][0] == "Uptime 99.800 % against the target of 99.9 % (MISSED), from 1000 hourly checks."
     uptime, severities = document["sections"][0], document["sections"][1]
     assert uptime["charts"][0]["series"]["Uptime by month"][:3] == [100.0, 0.0, None]
     assert severities["table"]["rows"][0] == ["P1", 2, "60", "90", 0]
     assert severities["table"]["rows"][2] == ["P3", 1, "-", "-", 1]
     assert document["sections"][-1]["table"]["rows"] == [["2026-12-27", "failed", "40 s", "-"]]
+    # The uptime chart starts just under the worst month, so that a dip below the target shows.
+    assert uptime["charts"][0]["low"] == 0.0
+
+
+def test_a_target_missed_by_less_than_the_rounding_is_missed_and_no_uptime_needs_a_look():
+    checks = [check("2026-03-01", True)] * 9989 + [check("2026-03-01", False)] * 10
+    year = maintenance_year([])
+
+    document = annual_document({"year": 2026, "generated_at": "now", "maintenance": year, "checks": checks},
+                               WORDS["en"])
+    assert document["status"] == "failed" and "Uptime 99.900 % against the target of 99.9 % (MISSED)" in document["summary"][0]
+    assert document["sections"][0]["charts"][0]["low"] == 99.4
+
+    unmeasured = annual_document({"year": 2026, "generated_at": "now", "maintenance": year, "checks": []}, WORDS["en"])
+    assert unmeasured["status"] == "warning"

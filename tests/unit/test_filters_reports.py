@@ -69,11 +69,15 @@ def test_incident_summaries_give_the_minutes_to_resolve_and_keep_what_was_open_i
         [{"action": "update", "at": "2026-12-04T12:00:00Z"}],  # no declaration: not an incident
     ]
 
-    found = incident_summaries(timelines, "2026-12-04T12:00:00Z", "2026-12-05T12:00:00Z")
+    broken = [{"incident_id": "INC-9", "action": "declare", "at": "yesterday"}]
+    found = incident_summaries(timelines + [broken], "2026-12-04T12:00:00Z", "2026-12-05T12:00:00Z")
 
     assert [(i["incident_id"], i["status"], i["minutes_to_resolve"]) for i in found] == [
         ("INC-2", "resolved", 270.0), ("INC-3", "investigating", None)]
     assert len(incident_summaries(timelines)) == 4
+    # The local day of the declaration: 2026-12-04T20:00Z is already the 5th in Tokyo.
+    assert [i["declared_date"] for i in incident_summaries(timelines, time_zone="Asia/Tokyo")][1:3] == [
+        "2026-12-04", "2026-12-05"]
 
 
 ROTA = {"starts_on": "2026-11-30", "weeks": [{"primary": "Sato", "secondary": "Ito"}, {"primary": "Ito"}],
@@ -120,7 +124,7 @@ def test_thresholds_tell_new_breaches_recoveries_and_unread_metrics():
 @pytest.mark.parametrize("rule, said", [({"over": 1}, "must be {above: N} or {below: N}"),
                                         ({"above": "lots"}, "must be {above: N} or {below: N}"),
                                         ({"above": 1, "below": 0}, "must be {above: N} or {below: N}"),
-                                        (5, "must be {above: N} or {below: N}"), ({"above": -5}, "negative")])
+                                        (5, "must be {above: N} or {below: N}"), ({"above": -5}, "0 or more"), ({"above": 1e400}, "finite")])
 def test_a_threshold_that_is_not_above_or_below_a_number_is_refused(rule, said):
     with pytest.raises(AnsibleFilterError, match=said):
         threshold_breaches({"x": 1}, {"x": rule})
