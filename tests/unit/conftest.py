@@ -1,4 +1,6 @@
 """What the unit tests share beyond the fakes."""
+import time
+
 import pytest
 
 
@@ -30,3 +32,13 @@ def cluster(postgres, request):
     postgres.psql(f"CREATE DATABASE {database}")
     yield postgres
     postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+@pytest.fixture
+def tokyo_local_time(monkeypatch):
+    """This process's local time zone is Asia/Tokyo for the test, as a host's would be."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

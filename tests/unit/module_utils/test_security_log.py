@@ -1,7 +1,6 @@
 """The security log's readers on odd text: years a line does not name, time formats, endless lines."""
 import datetime
 import gzip
-import time
 
 import pytest
 
@@ -20,13 +19,8 @@ TOKYO = datetime.timezone(datetime.timedelta(hours=9))
 WEST_HALF_HOUR = datetime.timezone(-datetime.timedelta(hours=5, minutes=30))
 
 
-@pytest.fixture(autouse=True)
-def tokyo(monkeypatch):
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+# The host's local time is Tokyo's, so a traditional syslog line read as UTC would land nine hours off.
+pytestmark = pytest.mark.usefixtures("tokyo_local_time")
 
 
 def test_december_lines_read_in_january_belong_to_the_year_before():

@@ -5,7 +5,6 @@ import json
 import os
 import stat
 import sys
-import time
 
 import pytest
 
@@ -54,14 +53,8 @@ def log_args(*paths, **options):
     return {"paths": [str(path) for path in paths], "since": iso(SINCE), "until": iso(UNTIL), **options}
 
 
-@pytest.fixture(autouse=True)
-def tokyo(monkeypatch):
-    """The host's local time is Tokyo's, so a traditional line read as UTC would land nine hours off."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+# The host's local time is Tokyo's, so a traditional syslog line read as UTC would land nine hours off.
+pytestmark = pytest.mark.usefixtures("tokyo_local_time")
 
 
 def test_both_formats_are_read_and_only_the_window_counts(run, tmp_path):
