@@ -227,7 +227,7 @@ def check_windows(history, now, time_zone="Asia/Tokyo", evening_hour=18):
     """The periods a daily check reads, from the time it runs and the history of the checks before it.
 
     ``since_evening`` is the last evening check (at most two days back), else the previous day's evening hour;
-    ``since_morning`` the last morning check, else a day back. The day and tomorrow are local days."""
+    ``day_ago`` is where a host never read before starts. The day and tomorrow are local days."""
     zone = _zone(time_zone)
     moment = _moment(now, "now").astimezone(zone)
     day_start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -237,19 +237,15 @@ def check_windows(history, now, time_zone="Asia/Tokyo", evening_hour=18):
     if evening > moment:
         evening -= datetime.timedelta(days=1)
 
-    def last_check(phase, not_before):
-        times = []
-        for record in history or []:
-            try:
-                at = _moment(record.get("at"), "A history line's time")
-            except AnsibleFilterError:
-                continue
-            if record.get("phase") == phase and not_before <= at < moment:
-                times.append(at)
-        return max(times) if times else None
-
-    since_evening = last_check("evening", moment - datetime.timedelta(days=2)) or evening
-    since_morning = last_check("morning", moment - datetime.timedelta(days=2)) or moment - datetime.timedelta(days=1)
+    evenings = []
+    for record in history or []:
+        try:
+            at = _moment(record.get("at"), "A history line's time")
+        except AnsibleFilterError:
+            continue
+        if record.get("phase") == "evening" and moment - datetime.timedelta(days=2) <= at < moment:
+            evenings.append(at)
+    since_evening = max(evenings) if evenings else evening
     return {
         "now": _utc_text(moment),
         "today": day_start.date().isoformat(),
@@ -259,7 +255,6 @@ def check_windows(history, now, time_zone="Asia/Tokyo", evening_hour=18):
         "tomorrow_end": _utc_text(tomorrow_start + datetime.timedelta(days=1)),
         "hours_since_day_start": round((moment - day_start).total_seconds() / 3600, 3),
         "since_evening": _utc_text(since_evening),
-        "since_morning": _utc_text(since_morning),
         "day_ago": _utc_text(moment - datetime.timedelta(days=1)),
         "local_time": moment.strftime("%Y-%m-%d %H:%M %Z"),
     }

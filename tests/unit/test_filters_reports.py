@@ -131,20 +131,21 @@ def test_a_threshold_that_is_not_above_or_below_a_number_is_refused(rule, said):
 
 
 def test_the_morning_reads_since_the_last_evening_check_or_the_evening_hour_before():
-    history = [{"phase": "evening", "at": "2026-12-04T09:05:00Z"}, {"phase": "morning", "at": "2026-12-04T00:02:00Z"},
-               {"phase": "evening", "at": "2026-12-01T09:00:00Z"}]
+    history = [{"phase": "evening", "at": "2026-12-04T09:05:00Z"}, {"phase": "morning", "at": "2026-12-04T10:02:00Z"},
+               {"phase": "evening", "at": "2026-12-01T09:00:00Z"}, {"phase": "evening", "at": "2026-12-06T09:00:00Z"}]
 
     # 09:00 in Tokyo on 2026-12-05.
     windows = check_windows(history, "2026-12-05T00:00:00Z", "Asia/Tokyo", 18)
 
-    assert windows["since_evening"] == "2026-12-04T09:05:00Z" and windows["since_morning"] == "2026-12-04T00:02:00Z"
+    # The last evening before now: a morning after it, a line from the future and one older than two days aside.
+    assert windows["since_evening"] == "2026-12-04T09:05:00Z" and windows["day_ago"] == "2026-12-04T00:00:00Z"
     assert (windows["today"], windows["tomorrow"]) == ("2026-12-05", "2026-12-06")
     assert (windows["day_start"], windows["tomorrow_start"], windows["tomorrow_end"]) == (
         "2026-12-04T15:00:00Z", "2026-12-05T15:00:00Z", "2026-12-06T15:00:00Z")
     assert windows["hours_since_day_start"] == 9.0
 
     first_run = check_windows([], "2026-12-05T00:00:00Z", "Asia/Tokyo", 18)
-    assert first_run["since_evening"] == "2026-12-04T09:00:00Z" and first_run["since_morning"] == "2026-12-04T00:00:00Z"
+    assert first_run["since_evening"] == "2026-12-04T09:00:00Z"
 
 
 def test_an_evening_check_after_the_evening_hour_reads_from_that_evening():

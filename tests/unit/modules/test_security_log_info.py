@@ -223,14 +223,6 @@ def test_an_unreadable_file_fails_naming_it_and_what_to_do(run, tmp_path, monkey
                              "Run the task with become: true, or add the connecting user to the group adm.")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
-def test_a_file_without_read_rights_fails(run, tmp_path):
-    log = write(tmp_path / "auth.log", rfc3339(at(1), "sshd[1]", "Invalid user admin from 203.0.113.7"))
-    log.chmod(0)
-    result = run(security_log_info, log_args(log))
-    assert result["failed"] is True and result["msg"].startswith(f"Cannot read {log}: permission denied.")
-
-
 @pytest.mark.parametrize("args, message", [
     ({"since": "2026-12-04T09:00:00"}, "since must be an ISO 8601 time with its offset, such as "
                                        "2026-12-04T09:00:00+09:00, not '2026-12-04T09:00:00'."),
