@@ -315,6 +315,20 @@ def test_an_archive_table_that_would_truncate_rows_stops_the_run_first(maintenan
     assert not (maintenance.state / "backup").exists() or not any((maintenance.state / "backup").iterdir())
 
 
+def test_a_run_for_the_first_sunday_on_another_sunday_does_nothing(maintenance, fake, postgres, ssh_hosts):
+    # Semaphore's cron runs the monthly level every Sunday and passes the day it means.
+    files = host_files(ssh_hosts.host_folder(ssh_hosts.hosts[0]))
+    rc, output = maintenance(maintenance_level="monthly", maintenance_date="2026-12-13",
+                             maintenance_only_on={"weekday": "sunday", "week": "first"})
+    assert rc == 0, output
+    assert "2026-12-13 is not the first Sunday of its month" in output
+    assert files["old"].exists()
+    assert rows(postgres, "SELECT count(*) FROM operation_logs") == "200"
+    assert not (maintenance.state / "backup").exists()
+    assert not (maintenance.state / "reports").exists()
+    assert slack_texts(fake) == []
+
+
 def test_check_mode_changes_nothing(maintenance, fake, postgres, ssh_hosts):
     files = host_files(ssh_hosts.host_folder(ssh_hosts.hosts[0]))
     rc, output = maintenance("--check", maintenance_level="monthly")
