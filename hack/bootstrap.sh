@@ -19,6 +19,8 @@ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(opens
 # The report pages of the daily checks are opened in headless Chromium; their Japanese needs a CJK font.
 command -v chromium >/dev/null || missing+=(chromium)
 fc-list :lang=ja 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
+# The schedule tests check the timers with systemd-analyze (systemd itself need not run).
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 # The real Vercel CLI, which tests/integration/test_fake_vercel_vs_cli.py runs against the fake.
 command -v npm >/dev/null || missing+=(nodejs npm)
 
