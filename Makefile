@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests and tools find the collection through ansible.cfg's collections_path.
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test unit integration lint sanity bench sandbox-up sandbox-down clean
+.PHONY: demo test unit integration lint sanity bench ee sandbox-up sandbox-down clean
 
 $(VENV)/.installed: requirements/test.txt hack/bootstrap.sh
 	hack/bootstrap.sh
@@ -18,11 +18,12 @@ demo: $(VENV)/.installed
 ## test: every test and gate: unit and integration tests, ansible-lint, ansible-test sanity
 test: unit integration lint sanity
 
+# Both cores; the summary names the slowest tests.
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit -n 2 --durations=5
 
 integration: $(VENV)/.installed
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration -n 2 --durations=10
 
 lint: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ansible-lint --profile production
@@ -37,6 +38,10 @@ bench: $(VENV)/.installed
 	$(PY) -m tests.bench.archive
 	$(PY) -m tests.bench.maintenance_hosts
 	$(PY) -m tests.bench.daily_check_history
+
+## ee: the execution environment's build context in build/ee (then: podman build -t runbook-ops-ee build/ee)
+ee: $(VENV)/.installed
+	hack/ee-context.sh
 
 sandbox-up: $(VENV)/.installed
 	hack/sandbox.sh up
