@@ -151,7 +151,7 @@ def test_the_definition_becomes_templates_schedules_and_an_environment(semaphore
     semaphore.add_faults([{"action": "status", "status": 502, "method": "GET", "path": "/projects$"},
                           {"action": "status", "status": 429, "method": "POST", "path": "/schedules$"}])
 
-    first = configure("-v", schedule_entries=ENTRIES, **options)
+    first = configure("-vvv", schedule_entries=ENTRIES, **options)
 
     assert first.rc == 0, first.output
     assert semaphore.faults() == []
