@@ -234,7 +234,8 @@ def schedule_next_runs(plan, count=5, after=None):
     runs = []
     day = start.astimezone(zone).date()
     # Ten years of days is more than any rule here needs to find its runs.
-    for _ in range(3660):
+    last_day = day + datetime.timedelta(days=3660)
+    while day < last_day:
         if (not rule["months"] or day.month in rule["months"]) and _on_day(day, rule["weekday"], rule["week"]):
             for hour in hours:
                 moment = datetime.datetime.combine(day, datetime.time(hour, rule["minute"]), zone)

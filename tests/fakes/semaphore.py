@@ -66,7 +66,7 @@ def cron_problem(line):
     """Why robfig/cron's ParseStandard refuses a line, in its words, or None when it parses."""
     line = str(line)
     if line.startswith(("TZ=", "CRON_TZ=")):
-        zone, _, line = line.partition(" ")
+        zone, line = line.split(" ", 1) if " " in line else (line, "")
         zone = zone.split("=", 1)[1]
         try:
             zoneinfo.ZoneInfo(zone)
@@ -79,7 +79,7 @@ def cron_problem(line):
     fields = line.split()
     if len(fields) != len(CRON_FIELDS):
         return f"expected exactly 5 fields, found {len(fields)}: {fields}"
-    for text, (_, low, high, names) in zip(fields, CRON_FIELDS):
+    for text, (_field, low, high, names) in zip(fields, CRON_FIELDS):
         for part in text.split(","):
             problem = _range_problem(part, low, high, names)
             if problem:
@@ -171,7 +171,7 @@ class SemaphoreServer(FakeServer):
         return self._state["next_id"]
 
     def _user(self, request):
-        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        scheme, _space, token = (request.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
         user_id = self._state["tokens"].get(token.strip())

@@ -56,7 +56,7 @@ def sandbox_secrets():
     """The sandbox's credentials and the test cluster's password: none of them may travel in the image."""
     secrets = {PASSWORD}
     for line in (REPO_ROOT / "inventories/sandbox/sandbox.env").read_text().splitlines():
-        name, _, value = line.partition("=")
+        name, _equals, value = line.partition("=")
         if re.search(r"TOKEN|KEY|WEBHOOK|DATABASE_URL", name) and value.strip():
             secrets.add(value.strip())
     return secrets

@@ -31,7 +31,7 @@ def plan_for(**entry):
 
 def cron_runs(plan, count, after=AFTER):
     """The first ``count`` times after ``after`` that the plan's cron line fires and its day check lets run."""
-    prefix, _, line = plan["cron"].partition(" ")
+    prefix, _space, line = plan["cron"].partition(" ")
     assert prefix.startswith("CRON_TZ="), plan["cron"]
     zone = zoneinfo.ZoneInfo(prefix.split("=", 1)[1])
     start = datetime.datetime.fromisoformat(after.replace("Z", "+00:00")).astimezone(zone)
@@ -64,7 +64,7 @@ def test_only_the_week_rules_need_the_day_check_and_their_cron_runs_every_such_w
                        "maintenance-quarterly": {"weekday": "sunday", "week": "last"}}
     # Without its day check, the monthly line fires on every Sunday: four or five times a month, not once.
     every_sunday = croniter("0 1 * * 0", datetime.datetime(2026, 3, 1, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo")))
-    fired = [every_sunday.get_next(datetime.datetime).day for _ in range(5)]
+    fired = [every_sunday.get_next(datetime.datetime).day for _run in range(5)]
     assert fired == [1, 8, 15, 22, 29]
 
 
@@ -72,7 +72,7 @@ def test_a_line_with_a_day_of_month_and_a_weekday_would_run_on_either():
     # Why no line says "day 1-7 and Sunday": cron (and robfig/cron) runs when either field matches.
     either = croniter("0 1 1-7 * 0", datetime.datetime(2026, 3, 1, tzinfo=zoneinfo.ZoneInfo("UTC")))
 
-    assert [either.get_next(datetime.datetime).day for _ in range(9)] == [1, 2, 3, 4, 5, 6, 7, 8, 15]
+    assert [either.get_next(datetime.datetime).day for _run in range(9)] == [1, 2, 3, 4, 5, 6, 7, 8, 15]
 
 
 def test_the_hour_daylight_saving_time_skips():
