@@ -56,7 +56,7 @@ options:
 EXAMPLES = r"""
 - name: Record the rollback
   runbook.ops.audit_record:
-    directory: /var/lib/runbook-ops/audit
+    directory: "{{ rollback_audit_dir }}"
     record:
       action: rollback
       operator: alice

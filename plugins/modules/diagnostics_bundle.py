@@ -62,9 +62,22 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: List the deployments of the last day
+  runbook.ops.vercel_deployment_info:
+    project: webapp
+    target: any
+    since_hours: 24
+  register: deployments
+
+- name: Read the errors web1 logged in the last hour
+  ansible.builtin.command: journalctl --priority err --since "1 hour ago" --no-pager
+  delegate_to: web1
+  register: journal
+  changed_when: false
+
 - name: Write the bundle
   runbook.ops.diagnostics_bundle:
-    path: /var/lib/runbook-ops/incidents/INC-20261204-213000-diagnostics.tar.gz
+    path: "{{ diagnostics_dir }}/INC-20261204-213000-diagnostics.tar.gz"
     files:
       deployments.json: "{{ deployments.deployments }}"
       ops/web1/journal-errors.txt: "{{ journal.stdout }}"

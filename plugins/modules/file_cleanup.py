@@ -83,7 +83,7 @@ seealso:
 EXAMPLES = r"""
 - name: Remove the application's logs older than 30 days, but keep the audit logs
   runbook.ops.file_cleanup:
-    paths: [/var/log/app]
+    paths: ["{{ app_log_dir }}"]
     patterns: ["*.log", "*.log.[0-9]*", "*.gz"]
     excludes: ["audit*"]
     older_than_days: 30
@@ -95,7 +95,7 @@ EXAMPLES = r"""
 
 - name: See what a clean-up of old uploads would remove
   runbook.ops.file_cleanup:
-    paths: [/tmp]
+    paths: ["{{ upload_dir }}"]
     patterns: ["upload-*"]
     older_than_days: 7
     recurse: false

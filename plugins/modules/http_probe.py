@@ -101,7 +101,7 @@ seealso:
 EXAMPLES = r"""
 - name: Wait up to two minutes for the application to be healthy
   runbook.ops.http_probe:
-    url: https://shop.example.com/api/health
+    url: "{{ health_check_url }}"
     wait: 120
     interval: 2
   register: health
@@ -113,7 +113,7 @@ EXAMPLES = r"""
 
 - name: Time ten probes and read the certificate
   runbook.ops.http_probe:
-    url: https://shop.example.com/api/health
+    url: "{{ health_check_url }}"
     samples: 10
     tls_warn_days: 21
   register: health

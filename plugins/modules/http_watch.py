@@ -118,11 +118,12 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Watch production for 30 minutes after the deploy
+# deploy_watch_minutes and deploy_watch_interval are the deploy role's settings (30 minutes, every 30 seconds).
+- name: Watch production for the deploy's window after the deploy
   runbook.ops.http_watch:
-    url: https://shop.example.com/api/health
-    duration: 1800
-    interval: 30
+    url: "{{ health_check_url }}"
+    duration: "{{ deploy_watch_minutes * 60 }}"
+    interval: "{{ deploy_watch_interval }}"
     max_response_ms: 800
     error_rate_field: error_rate
     max_reported_error_rate: 0.02
@@ -133,11 +134,12 @@ EXAMPLES = r"""
     name: runbook.ops.rollback
   when: not watch.healthy
 
-- name: Fail at the first breach, naming it
+- name: After an emergency fix, fail at the first failed poll, naming it
   runbook.ops.http_watch:
-    url: https://shop.example.com/api/health
-    duration: 600
-    interval: 10
+    url: "{{ health_check_url }}"
+    duration: "{{ deploy_watch_minutes * 60 }}"
+    interval: "{{ deploy_watch_interval }}"
+    max_consecutive_failures: 1
     fail_on_breach: true
 """
 

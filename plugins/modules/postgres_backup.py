@@ -91,15 +91,16 @@ EXAMPLES = r"""
 - name: Back up the shop's database, keeping a week of backups
   runbook.ops.postgres_backup:
     dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
-    backup_dir: /backup
+    backup_dir: "{{ db_backup_dir }}"
     keep_days: 7
   register: backup
 
-- name: A large database, in parallel
+- name: A large database, in parallel, as a role that may only read
   runbook.ops.postgres_backup:
-    host: db1.internal
+    host: "{{ db_host }}"
     user: backup
-    database: shop
+    database: billing
+    backup_dir: "{{ db_backup_dir }}"
     format: directory
     jobs: 4
     keep_count: 10
@@ -107,6 +108,7 @@ EXAMPLES = r"""
 - name: A nightly backup that a restore drill can compare with
   runbook.ops.postgres_backup:
     dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
+    backup_dir: "{{ db_backup_dir }}"
     table_summary: true
 """
 

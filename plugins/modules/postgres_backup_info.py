@@ -80,7 +80,7 @@ seealso:
 EXAMPLES = r"""
 - name: Read the newest verified backup of each database
   runbook.ops.postgres_backup_info:
-    backup_dir: /backup
+    backup_dir: "{{ db_backup_dir }}"
     max_age_hours: 26
   register: backups
 
@@ -91,6 +91,7 @@ EXAMPLES = r"""
 
 - name: A quick look at two databases, without reading the archives
   runbook.ops.postgres_backup_info:
+    backup_dir: "{{ db_backup_dir }}"
     databases: [shop, billing]
     verify: false
 """

@@ -122,8 +122,8 @@ EXAMPLES = r"""
 
 - name: Vacuum and reindex the busiest tables, waiting at most 30 seconds for each lock
   runbook.ops.postgres_maintenance:
-    host: db1.internal
-    user: shop_owner
+    host: "{{ db_host }}"
+    user: shop_admin
     database: shop
     operations: [vacuum_analyze, reindex]
     tables: [orders, public.order_lines, billing.invoices]
@@ -133,7 +133,7 @@ EXAMPLES = r"""
 - name: Say which indexes an interrupted rebuild left behind
   ansible.builtin.debug:
     msg: "Invalid indexes to drop and rebuild: {{ maintained.invalid_indexes | join(', ') }}"
-  when: maintained.invalid_indexes
+  when: maintained.invalid_indexes | length > 0
 """
 
 RETURN = r"""

@@ -148,21 +148,23 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Restore a plain SQL dump made by the old scripts, on a managed database
+  runbook.ops.postgres_restore:
+    host: "{{ db_host }}"
+    user: shop_admin
+    database: shop
+    backup_dir: "{{ db_backup_dir }}"
+    backup: legacy/shop_20260101.sql
+    mode: in_place
+
 - name: Restore the newest verified backup of the shop's database
   runbook.ops.postgres_restore:
     dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
+    backup_dir: "{{ db_backup_dir }}"
     backup: latest
     expected_rows:
       public.products: 1200
   register: restored
-
-- name: Restore a plain SQL dump made by the old scripts, on a managed database
-  runbook.ops.postgres_restore:
-    host: shop.cluster-abc.ap-northeast-1.rds.amazonaws.com
-    user: shop_admin
-    database: shop
-    backup: /backup/legacy/shop_20260101.sql
-    mode: in_place
 """
 
 RETURN = r"""

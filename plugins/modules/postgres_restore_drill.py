@@ -95,12 +95,13 @@ EXAMPLES = r"""
 - name: Back up with a summary of the tables, which the drill compares with
   runbook.ops.postgres_backup:
     dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
+    backup_dir: "{{ db_backup_dir }}"
     table_summary: true
 
 - name: Restore the newest verified backup into a scratch database, compare it and drop it
   runbook.ops.postgres_restore_drill:
     dsn: "{{ lookup('ansible.builtin.env', 'DATABASE_URL') }}"
-    backup_dir: /backup
+    backup_dir: "{{ db_backup_dir }}"
   register: drill
 
 - name: Report the recovery time and point

@@ -126,7 +126,7 @@ EXAMPLES = r"""
     msg: >-
       {{ database.connections.percent }} % of the connections in use,
       {{ database.long_queries | length }} statement(s) running for more than 5 minutes
-  when: database.connections.percent > 80 or database.long_queries
+  when: database.connections.percent > 80 or database.long_queries | length > 0
 
 - name: The slowest statements, the largest tables and the indexes no query uses
   runbook.ops.postgres_stats_info:
@@ -141,20 +141,20 @@ EXAMPLES = r"""
       {{ report.unused_indexes.indexes | length }} index(es) unused since
       {{ report.unused_indexes.since | default('the statistics began', true) }}:
       {{ report.unused_indexes.indexes | map(attribute='index') | join(', ') }}
-  when: report.unused_indexes.indexes
+  when: report.unused_indexes.indexes | length > 0
 
 - name: Active users of the last hour, a number for the hourly check
   runbook.ops.postgres_stats_info:
     gather: [queries]
     queries:
       active_users: SELECT count(DISTINCT user_id) FROM sessions WHERE seen > now() - interval '1 hour'
-      oldest_unpaid_hours: SELECT extract(epoch FROM now() - min(created)) / 3600 FROM invoices WHERE NOT paid
+      oldest_unpaid_hours: SELECT extract(epoch FROM now() - min(created)) / 3600 FROM billing.invoices WHERE NOT paid
     query_timeout: 5
   register: hourly
 
 - name: Only the statements running for more than 30 seconds, as a monitoring role
   runbook.ops.postgres_stats_info:
-    host: db1.internal
+    host: "{{ db_host }}"
     user: monitor
     database: shop
     gather: [long_queries]

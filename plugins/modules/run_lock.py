@@ -68,13 +68,13 @@ options:
 EXAMPLES = r"""
 - name: One rollback of this project at a time
   runbook.ops.run_lock:
-    path: /var/lib/runbook-ops/locks/rollback-webapp.lock
+    path: "{{ rollback_lock_dir }}/rollback-webapp.lock"
     run_id: "{{ rollback_run_id }}"
     owner: "{{ operator }}: {{ rollback_reason }}"
 
 - name: Release it
   runbook.ops.run_lock:
-    path: /var/lib/runbook-ops/locks/rollback-webapp.lock
+    path: "{{ rollback_lock_dir }}/rollback-webapp.lock"
     run_id: "{{ rollback_run_id }}"
     state: absent
 """

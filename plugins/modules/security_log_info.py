@@ -84,8 +84,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Summarise the security log since the previous check
+- name: Summarise the security logs since the previous check
   runbook.ops.security_log_info:
+    paths: "{{ daily_check_security_logs }}"  # [/var/log/auth.log, /var/log/secure] by default
     since: "{{ previous_check_at }}"
   become: true
   register: security

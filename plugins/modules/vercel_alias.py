@@ -61,6 +61,14 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Find the deployment production served before the live one
+  runbook.ops.vercel_deployment_info:
+    project: webapp
+    domains:
+      - shop.example.com
+      - www.shop.example.com
+  register: deployments
+
 - name: Point production at the previous deployment
   runbook.ops.vercel_alias:
     deployment: "{{ deployments.previous.id }}"

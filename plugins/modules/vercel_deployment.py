@@ -119,7 +119,7 @@ EXAMPLES = r"""
     project: webapp
     team: acme
     ref: main
-    commit: 3f2c9a1d7be04c55e1f0a9b6c8d7e6f5a4b3c2d1
+    commit: bef543f8593f06c95570a96b17eaa23f8582508f
     domains:
       - shop.example.com
       - www.shop.example.com
@@ -133,7 +133,7 @@ EXAMPLES = r"""
 - name: Promote a deployment that was checked on its preview URL
   runbook.ops.vercel_deployment:
     project: webapp
-    deployment: webapp-git-release-acme.vercel.app
+    deployment: webapp-977acb0e6-acme.vercel.app
     domains: [shop.example.com]
 """
 

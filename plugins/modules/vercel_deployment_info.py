@@ -102,7 +102,7 @@ EXAMPLES = r"""
 
 - name: The last failed production builds
   runbook.ops.vercel_deployment_info:
-    project: prj_12HKQaOmR5t5Uy6vdcQsNIiZgHGB
+    project: prj_webapp01
     state: [ERROR]
     limit: 5
 

@@ -78,7 +78,7 @@ EXAMPLES = r"""
 - name: Write the backup where only its owner may read it
   ansible.builtin.copy:
     content: "{{ env_backup.envs | to_nice_json }}"
-    dest: "/var/backups/runbook/webapp-env-{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}.json"
+    dest: "{{ deploy_env_backup_dir }}/webapp-env-{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}.json"
     mode: "0600"
   no_log: true
   diff: false
