@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Tests and tools find the collection through ansible.cfg's collections_path.
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test unit integration lint sanity bench ee sandbox-up sandbox-down clean
+.PHONY: demo test unit integration lint sanity molecule bench ee sandbox-up sandbox-down clean
 
 $(VENV)/.installed: requirements/test.txt hack/bootstrap.sh
 	hack/bootstrap.sh
@@ -15,8 +15,8 @@ $(VENV)/.installed: requirements/test.txt hack/bootstrap.sh
 demo: $(VENV)/.installed
 	hack/demo.sh
 
-## test: every test and gate: unit and integration tests, ansible-lint, ansible-test sanity
-test: unit integration lint sanity
+## test: every test and gate: unit and integration tests, ansible-lint, ansible-test sanity, molecule
+test: unit integration lint sanity molecule
 
 # Both cores; the summary names the slowest tests.
 unit: $(VENV)/.installed
@@ -30,6 +30,10 @@ lint: $(VENV)/.installed
 
 sanity: $(VENV)/.installed
 	hack/sanity.sh
+
+# A scenario per role (molecule/), converge, idempotence and verify against SSH hosts on loopback.
+molecule: $(VENV)/.installed
+	hack/molecule.sh
 
 ## bench: the rollback's wall time next to ansible-playbook's floor, and its HTTP requests; postgres_backup and postgres_restore next to raw pg_dump and pg_restore, and their memory; postgres_archive next to one DELETE ... RETURNING statement; the daily maintenance on 20 SSH hosts next to one; the hourly check on a year of history next to none
 bench: $(VENV)/.installed
