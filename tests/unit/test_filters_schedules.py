@@ -168,3 +168,10 @@ def test_a_good_definition_has_no_problem(runbook_plans):
     defaults = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
     assert schedule_problems(defaults["schedule_entries"]) == []
     assert len(runbook_plans) == 7
+
+
+def test_the_sandbox_inventory_writes_out_the_runbook_definition():
+    sandbox = yaml.safe_load((DEFAULTS.parents[4] / "inventories/sandbox/group_vars/all.yml").read_text())
+    defaults = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    assert (sandbox["schedule_time_zone"], sandbox["schedule_entries"]) == \
+        (defaults["schedule_time_zone"], defaults["schedule_entries"])
