@@ -14,7 +14,12 @@ collection=build/ee-collection
 mkdir -p "$collection"
 scratch=$(mktemp -d "$collection/build.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-.venv/bin/ansible-galaxy collection build --output-path "$scratch" >/dev/null
+# From the last commit, not the working tree: a stray .env or dump in the checkout must not end up in an image.
+source_tree=$scratch/source
+mkdir "$source_tree"
+git archive HEAD | tar -x -C "$source_tree"
+echo "The collection is built from commit $(git rev-parse --short HEAD); changes not committed are not in it."
+.venv/bin/ansible-galaxy collection build --output-path "$scratch" "$source_tree" >/dev/null
 # A rename, so that another run at the same time never reads half a tarball.
 mv -f "$scratch"/runbook-ops-*.tar.gz "$collection/runbook-ops.tar.gz"
 

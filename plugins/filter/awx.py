@@ -32,7 +32,7 @@ COLLECTION = Path(__file__).resolve().parents[2]
 PLAYBOOKS = COLLECTION / "playbooks"
 ROLES = COLLECTION / "roles"
 # Playbooks that set up a scheduler are not jobs of it.
-NOT_JOBS = re.compile(r"^awx_configure$|semaphore")
+NOT_JOBS = re.compile(r"_configure$")
 ROLE_NAME = re.compile(r"^(?:runbook\.ops\.)?(?P<role>[a-z0-9_]+)$")
 VARIABLE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MARKUP = re.compile(r"\b[A-Z]\(([^)]*)\)")

@@ -24,7 +24,8 @@ from pathlib import Path
 from ansible.errors import AnsibleFilterError
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# Not digits alone: awx.awx finds a schedule by its name or by its ID.
+NAME = re.compile(r"^(?![0-9]+$)[a-z0-9][a-z0-9-]{0,62}$")
 AT = re.compile(r"^(?P<hour>\*|[01]\d|2[0-3]):(?P<minute>[0-5]\d)$")
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKS = ("first", "last")
@@ -53,13 +54,19 @@ def _problems(entry, index, playbooks):
     if unknown:
         problems.append(f"{label} has unknown keys {', '.join(unknown)}; the keys are {', '.join(sorted(KEYS))}.")
     if not NAME.match(str(entry.get("name", ""))):
-        problems.append(f"{label} needs a name of lower-case letters, digits and dashes (it names units and jobs).")
+        problems.append(f"{label} needs a name of lower-case letters, digits and dashes, not digits alone (it names "
+                        "units and jobs).")
+    # A line break would end the unit file's line: what follows it would be read as a setting of the unit.
+    if re.search(r"[\x00-\x1f\x7f]", str(entry.get("description", ""))):
+        problems.append(f"{label} has a description of more than one line; give it one line.")
     if entry.get("playbook") not in playbooks:
         problems.append(f"{label} names playbook {entry.get('playbook')!r}; the collection's playbooks are "
                         f"{', '.join(playbooks)}.")
     at = AT.match(str(entry.get("at", "")))
     if not at:
-        problems.append(f"{label} needs at: HH:MM (24-hour, e.g. '03:00') or '*:MM' for every hour.")
+        # YAML reads an unquoted 18:00 as the number 1080 (minutes, base 60).
+        hint = " in quotes (YAML reads an unquoted 18:00 as a number)" if isinstance(entry.get("at"), int) else ""
+        problems.append(f"{label} needs at: HH:MM (24-hour, e.g. '03:00') or '*:MM' for every hour{hint}.")
     weekday = entry.get("weekday")
     if weekday is not None and str(weekday).lower() not in WEEKDAYS:
         problems.append(f"{label} has weekday {weekday!r}; use one of {', '.join(WEEKDAYS)}.")
@@ -139,7 +146,8 @@ def schedule_problems(entries, time_zone="Asia/Tokyo"):
     """Every problem of a schedule definition, as sentences naming the entry; empty when it is good."""
     if not isinstance(entries, list):
         return ["The schedule definition must be a list of entries."]
-    playbooks = sorted(path.stem for path in PLAYBOOKS.glob("*.yml"))
+    # The plays that set the schedulers up are not themselves scheduled.
+    playbooks = sorted(path.stem for path in PLAYBOOKS.glob("*.yml") if not path.stem.endswith("_configure"))
     problems = [problem for index, entry in enumerate(entries) for problem in _problems(entry, index, playbooks)]
     names = [entry.get("name") for entry in entries if isinstance(entry, dict)]
     problems += [f"Schedule {name!r} is defined more than once." for name in sorted(set(map(str, names)))

@@ -97,7 +97,8 @@ def start(awx, *args, entries=None, env=None):
                         "CONTROLLER_HOST": awx.url, "CONTROLLER_OAUTH_TOKEN": TOKEN, **SECRETS, **NOT_SECRET})
     environment.update(env or {})
     environment = {name: value for name, value in environment.items() if value is not None}
-    return subprocess.Popen([str(ANSIBLE_PLAYBOOK), "playbooks/awx_configure.yml", "-e", json.dumps(variables), *args],
+    return subprocess.Popen([str(ANSIBLE_PLAYBOOK), "-i", "inventories/sandbox", "playbooks/awx_configure.yml",
+                             "-e", json.dumps(variables), *args],
                             cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

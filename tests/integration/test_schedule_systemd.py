@@ -35,7 +35,7 @@ def schedule(tmp_path):
     units, variables = tmp_path / "units", tmp_path / "schedules"
     units.mkdir()
 
-    def run(*args, **extra_vars):
+    def run(*args, inventory_given=True, **extra_vars):
         settings = {
             "schedule_systemd_dir": str(units),
             "schedule_vars_dir": str(variables),
@@ -47,7 +47,9 @@ def schedule(tmp_path):
             "schedule_systemd_reload": False,
             **extra_vars,
         }
-        done = subprocess.run([str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(settings), *args], cwd=REPO,
+        inventory_args = ["-i", str(inventory)] if inventory_given else []
+        done = subprocess.run([str(ANSIBLE_PLAYBOOK), *inventory_args, str(playbook), "-e", json.dumps(settings),
+                               *args], cwd=REPO,
                               env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True,
                               timeout=300, check=False)
         return done.returncode, done.stdout + done.stderr
@@ -131,14 +133,27 @@ def test_a_unit_runs_its_play_with_the_schedules_variables(schedule, tmp_path):
     assert "2026-12-13 is not the first Sunday of its month" in done.stdout
 
 
-def test_a_bad_definition_or_readable_secrets_change_nothing(schedule):
+def test_a_bad_definition_readable_secrets_or_no_inventory_change_nothing(schedule):
+    # A mistyped -i leaves no inventory: the role's defaults must not replace the inventory's definition.
+    rc, output = schedule(inventory_given=False)
+    assert rc != 0 and "The inventory has no hosts: is -i right?" in output
+    assert list(schedule.units.iterdir()) == []
+
     rc, output = schedule(schedule_entries=[{"name": "nightly", "playbook": "backups", "at": "3am"}])
     assert rc != 0 and "'nightly' names playbook 'backups'" in output and "needs at: HH:MM" in output
     assert list(schedule.units.iterdir()) == [] and not schedule.variables.exists()
 
-    schedule.secrets.chmod(0o644)
-    rc, output = schedule()
-    assert rc != 0 and "must not be readable by other users" in output
+    for mode in (0o644, 0o602):
+        schedule.secrets.chmod(mode)
+        rc, output = schedule()
+        assert rc != 0 and "must be a file that other users can neither read nor write" in output
+        assert list(schedule.units.iterdir()) == []
+
+    # A description on two lines would put its second line into the unit as a setting.
+    schedule.secrets.chmod(0o600)
+    rc, output = schedule(schedule_entries=[{"name": "nightly", "playbook": "backup", "at": "03:00",
+                                             "description": "nightly\n[Service]\nExecStartPre=/bin/false"}])
+    assert rc != 0 and "'nightly' has a description of more than one line" in output
     assert list(schedule.units.iterdir()) == []
 
 

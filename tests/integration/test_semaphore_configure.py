@@ -92,8 +92,8 @@ def configure(semaphore, tmp_path):
                        **(env or {})}
         variables = {"schedule_semaphore_export_dir": str(tmp_path / "export"), "schedule_semaphore_retry_delay": 0,
                      **extra_vars}
-        done = subprocess.run([str(ANSIBLE_PLAYBOOK), "playbooks/semaphore_configure.yml", "-e",
-                               json.dumps(variables), *args],
+        done = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "inventories/sandbox", "playbooks/semaphore_configure.yml",
+                               "-e", json.dumps(variables), *args],
                               cwd=REPO, env={k: v for k, v in environment.items() if v is not None},
                               capture_output=True, text=True, timeout=300, check=False)
         return Run(done.returncode, done.stdout + done.stderr)
@@ -163,12 +163,14 @@ def test_the_definition_becomes_templates_schedules_and_an_environment(semaphore
         assert (template["playbook"], template["inventory_id"], template["repository_id"], template["environment_id"],
                 [vault["vault_key_id"] for vault in template["vaults"]]) == (
             f"playbooks/{plan['playbook']}.yml", 30, 20, environment["id"], [11])
-        day_check = {"maintenance_only_on": plan["cron_day_check"]} if plan["cron_day_check"] else {}
+        day_check = {"maintenance_only_on": plan["cron_day_check"], "maintenance_time_zone": plan["rule"]["time_zone"]} \
+            if plan["cron_day_check"] else {}
         assert run_vars(template) == {**plan["vars"], **day_check}
         assert (schedule["template_id"], schedule["cron_format"], schedule["active"]) == (
             template["id"], plan["cron"], True)
     assert run_vars(templates["maintenance-monthly"]) == {
-        "maintenance_level": "monthly", "maintenance_only_on": {"weekday": "sunday", "week": "first"}}
+        "maintenance_level": "monthly", "maintenance_only_on": {"weekday": "sunday", "week": "first"},
+        "maintenance_time_zone": "Asia/Tokyo"}
     assert [schedules[name]["cron_format"] for name in ("maintenance-monthly", "daily-check-hourly")] == [
         "CRON_TZ=Asia/Tokyo 0 1 * * 0", "CRON_TZ=Asia/Tokyo 0 * * * *"]
     # The settings as extra variables, the machine's non-secret variables as environment variables, the secrets
@@ -281,6 +283,7 @@ def test_only_the_request_bodies_are_written_without_asking_semaphore(semaphore,
     template = files["template-maintenance-monthly.json"]
     assert (template["playbook"], template["inventory_id"], run_vars(template)) == (
         "playbooks/maintenance.yml", None,
-        {"maintenance_level": "monthly", "maintenance_only_on": {"weekday": "sunday", "week": "first"}})
+        {"maintenance_level": "monthly", "maintenance_only_on": {"weekday": "sunday", "week": "first"},
+         "maintenance_time_zone": "Asia/Tokyo"})
     assert files["schedule-maintenance-monthly.json"]["cron_format"] == "CRON_TZ=Asia/Tokyo 0 1 * * 0"
     assert_no_secret(done.output, *map(json.dumps, files.values()))
