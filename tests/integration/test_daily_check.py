@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import subprocess
+import zoneinfo
 
 import pytest
 
@@ -163,8 +164,11 @@ def test_morning_reads_the_night_and_its_page_shows_every_chart(daily_check, fak
         # A first morning reads the security logs of the last day.
         security_log(ssh_hosts.host_folder(host), NOW - datetime.timedelta(hours=24))
     seed_incidents(fake, daily_check.state, since)
+    # With no evening check in the history, the morning reads from the last evening hour: put it just before the
+    # night, so that the test does not depend on the time of day it runs at.
+    evening_hour = (since.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))).hour
 
-    code, output = daily_check("morning")
+    code, output = daily_check("morning", daily_check_evening_hour=evening_hour)
 
     assert code == 0, output
     report = history(daily_check.state)[-1]
