@@ -36,6 +36,12 @@ class Run:
         assert len(self.audit) == 1, self.audit
         return self.audit[0]
 
+    @property
+    def changed(self):
+        """The play recap's changed count (of the first host)."""
+        recap = self.output.rsplit("PLAY RECAP", 1)[-1]
+        return int(recap.split("changed=", 1)[1].split()[0])
+
 
 def serving(fake):
     return {alias["alias"]: alias["deploymentId"] for alias in fake.vercel.state()["aliases"]}

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,7 +24,7 @@ from dateutil.rrule import rrulestr
 from ansible_collections.runbook.ops.plugins.filter.awx import awx_job_templates, awx_schedules
 from ansible_collections.runbook.ops.plugins.filter.schedules import schedule_next_runs, schedule_plans
 from tests.fakes.awx import AwxServer
-from tests.integration.sandbox import REPO
+from tests.integration.sandbox import REPO, Run
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 TOKEN = "awx-oauth-token-7Kd2pQ9x"
@@ -66,18 +65,6 @@ SEED = {
          "extra_data": {"maintenance_level": "weekly"}},
     ],
 }
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self):
-        """The play recap's changed count."""
-        recap = self.output.rsplit("PLAY RECAP", 1)[-1]
-        return int(recap.split("changed=", 1)[1].split()[0])
 
 
 @pytest.fixture

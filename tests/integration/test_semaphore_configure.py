@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import yaml
 
 from ansible_collections.runbook.ops.plugins.filter.schedules import schedule_plans
 from tests.fakes.semaphore import SemaphoreServer
-from tests.integration.sandbox import REPO
+from tests.integration.sandbox import REPO, Run
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 TOKEN = "semaphore-api-token-4f9c2e1b7a"
@@ -64,16 +63,6 @@ SMALL = [
      "vars": {"maintenance_level": "monthly"}},
     {"name": "daily-check-morning", "playbook": "daily_check", "at": "09:00", "vars": {"daily_check_phase": "morning"}},
 ]
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-
-    @property
-    def changed(self):
-        return int(re.search(r"localhost\s*:.*\bchanged=(\d+)", self.output).group(1))
 
 
 @pytest.fixture
